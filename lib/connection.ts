@@ -1,0 +1,454 @@
+// One per socket: feeds bytes to the parser, keeps the in-flight exchanges in request order
+// (pipelining), writes their responses in that order, pauses reading under backpressure and
+// owns keep-alive and the connection's timeouts.
+import type { Socket } from 'node:net'
+import { Parser, type ParserHandler, type ParserLimits } from './http/parser.js'
+import type { RequestHead } from './http/head.js'
+import { HttpError } from './http/errors.js'
+import { statusLine } from './http/status.js'
+import { httpDate, now } from './clock.js'
+import { Request, type RequestOwner } from './request.js'
+import { Response, type ResponseOwner } from './response.js'
+import type { Dispatcher } from './dispatch.js'
+import type { Log } from './log.js'
+
+export interface ConnectionSettings {
+  readonly limits: ParserLimits
+  readonly dispatcher: Dispatcher
+  readonly log: Log
+  readonly accessLog: boolean
+  /** Most requests in flight on one connection before it stops reading (pipelining depth). */
+  readonly maxPipeline: number
+  /** Response bytes held for a pipelined response that is not yet first in line. */
+  readonly maxQueuedBytes: number
+  readonly keepAliveTimeout: number
+  readonly headersTimeout: number
+  /** How long a closing connection keeps draining the client's bytes (avoids an RST). */
+  readonly lingerTimeout: number
+  readonly closed: (conn: Connection) => void
+}
+
+// Why reading is paused, as bit flags: reading resumes when none is left.
+const PIPELINE = 1
+const QUEUE = 2
+const UPLOAD = 4
+
+const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1')
+
+export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
+  readonly socket: Socket
+  private readonly settings: ConnectionSettings
+  private readonly parser: Parser
+  private first: Response | null
+  private last: Response | null
+  private inflight: number
+  /** The request whose body is arriving. */
+  private current: Request | null
+  /** Bytes received but not parsed while reading is paused. */
+  private remainder: Buffer | null
+  private pausedFor: number
+  private corked: boolean
+  /** Error response owed once the exchanges before it are done. */
+  private pendingError: HttpError | null
+  /** No new exchanges: close once the in-flight ones are done. */
+  private closing: boolean
+  /** Our side has ended; incoming bytes are read and dropped until the client closes. */
+  private ended: boolean
+  private destroyed: boolean
+  private clientEnded: boolean
+  private served: number
+  private idleSince: number
+  private headStartedAt: number
+  private endedAt: number
+
+  constructor(socket: Socket, settings: ConnectionSettings) {
+    this.socket = socket
+    this.settings = settings
+    this.parser = new Parser(this, settings.limits)
+    this.first = null
+    this.last = null
+    this.inflight = 0
+    this.current = null
+    this.remainder = null
+    this.pausedFor = 0
+    this.corked = false
+    this.pendingError = null
+    this.closing = false
+    this.ended = false
+    this.destroyed = false
+    this.clientEnded = false
+    this.served = 0
+    this.idleSince = now()
+    this.headStartedAt = 0
+    this.endedAt = 0
+    socket.on('data', (chunk: Buffer) => this.onData(chunk))
+    socket.on('end', () => this.onEnd())
+    socket.on('drain', () => this.onDrain())
+    socket.on('error', ignore)
+    socket.on('close', () => this.onClose())
+  }
+
+  // --- Reading --------------------------------------------------------------------------------
+
+  private onData(chunk: Buffer): void {
+    if (this.ended) return
+    if (this.remainder !== null) {
+      this.remainder = Buffer.concat([this.remainder, chunk])
+      return
+    }
+    this.feed(chunk)
+  }
+
+  private feed(chunk: Buffer): void {
+    const parser = this.parser
+    let consumed: number
+    try {
+      consumed = parser.execute(chunk)
+    } catch (error) {
+      this.parseFailed(error)
+      return
+    }
+    if (consumed < chunk.length && !parser.dead) this.remainder = chunk.subarray(consumed)
+    if (parser.headPending) {
+      if (this.headStartedAt === 0) this.headStartedAt = now()
+    }
+  }
+
+  onRequest(head: RequestHead): void {
+    this.headStartedAt = 0
+    const req = new Request(this, head)
+    const res = new Response(this, req)
+    if (this.closing) res.closeConnection()
+    if (this.last === null) this.first = res
+    else this.last.next = res
+    this.last = res
+    this.current = req
+    this.inflight++
+    if (!this.settings.dispatcher.push(res)) {
+      this.pause(QUEUE)
+      this.settings.dispatcher.block(this)
+    }
+    if (this.inflight >= this.settings.maxPipeline) this.pause(PIPELINE)
+  }
+
+  onBody(chunk: Buffer): void {
+    if (!(this.current as Request).push(chunk)) this.pause(UPLOAD)
+  }
+
+  onMessageComplete(): void {
+    ;(this.current as Request).end()
+    this.current = null
+    if ((this.pausedFor & UPLOAD) !== 0) this.unpause(UPLOAD)
+  }
+
+  private pause(reason: number): void {
+    if (this.pausedFor === 0) {
+      this.parser.pause()
+      this.socket.pause()
+    }
+    this.pausedFor |= reason
+  }
+
+  private unpause(reason: number): void {
+    if ((this.pausedFor & reason) === 0) return
+    this.pausedFor &= ~reason
+    if (this.pausedFor !== 0 || this.destroyed) return
+    this.parser.resume()
+    const remainder = this.remainder
+    if (remainder !== null) {
+      this.remainder = null
+      this.feed(remainder)
+    }
+    if (this.pausedFor === 0 && !this.ended) this.socket.resume()
+  }
+
+  /** The dispatch queue drained (Blockable). */
+  unblock(): void {
+    this.unpause(QUEUE)
+  }
+
+  bodyWanted(req: Request): void {
+    if (!req.head.expectContinue || req.complete) return
+    const res = this.responseOf(req)
+    if (res !== null && res.expectContinue && res.replaceable) {
+      res.expectContinue = false
+      this.send(res, CONTINUE, false)
+    }
+  }
+
+  bodyDrained(req: Request): void {
+    if (req === this.current) this.unpause(UPLOAD)
+  }
+
+  private responseOf(req: Request): Response | null {
+    for (let res = this.first; res !== null; res = res.next) if (res.req === req) return res
+    return null
+  }
+
+  private parseFailed(error: unknown): void {
+    let httpError: HttpError
+    if (error instanceof HttpError) httpError = error
+    else {
+      this.settings.log.error('Parser failure (a bug in Pegasus)', error)
+      httpError = new HttpError(500, 'Internal server error')
+    }
+    this.remainder = null
+    const req = this.current
+    this.current = null
+    if (req !== null) {
+      // The request's body is broken: its exchange answers with the error instead.
+      req.abort(new Error(`Bad request body: ${httpError.message}`))
+      const res = this.responseOf(req) as Response
+      if (res.replaceable && !res.writableEnded) {
+        res.failure = httpError
+        res.destroy()
+        this.release(res)
+        if (res === this.first) this.advance()
+        return
+      }
+    }
+    this.pendingError = httpError
+    if (this.first === null) this.writeError(httpError)
+  }
+
+  private onEnd(): void {
+    this.clientEnded = true
+    const req = this.current
+    if (req !== null) {
+      // The body can never be completed: nothing sensible can be answered.
+      this.destroy()
+      return
+    }
+    if (this.first === null) this.end()
+  }
+
+  // --- Writing --------------------------------------------------------------------------------
+
+  send(res: Response, data: string | Uint8Array, latin1: boolean): boolean {
+    if (this.destroyed) return true
+    if (res !== this.first) {
+      if (res.queued === null) {
+        res.queued = []
+        res.queuedLatin1 = []
+      }
+      res.queued.push(data)
+      ;(res.queuedLatin1 as boolean[]).push(latin1)
+      res.queuedBytes += data.length
+      return res.queuedBytes < this.settings.maxQueuedBytes
+    }
+    if (!this.corked) {
+      this.corked = true
+      this.socket.cork()
+      process.nextTick(uncork, this)
+    }
+    return latin1 ? this.socket.write(data as string, 'latin1') : this.socket.write(data)
+  }
+
+  uncork(): void {
+    this.corked = false
+    this.socket.uncork()
+  }
+
+  finish(res: Response): void {
+    const req = res.req
+    if (!req.complete) {
+      // The app answered without reading the whole body. If the client still waits for
+      // `100 Continue` it may never send the body: framing is in doubt, so close.
+      if (res.expectContinue) res.closeConnection()
+      req.discard()
+      if (this.current === req) this.unpause(UPLOAD)
+    }
+    if (res === this.first) this.advance()
+  }
+
+  /** Retires finished exchanges from the front of the line and starts the next one's output. */
+  private advance(): void {
+    let res = this.first
+    while (res !== null && (res.writableEnded || res.failure !== null)) {
+      this.first = res.next
+      this.inflight--
+      if (res.failure !== null) {
+        this.writeError(res.failure)
+        return
+      }
+      this.release(res)
+      this.served++
+      if (this.settings.accessLog) this.logAccess(res)
+      if (res.closesConnection) {
+        this.end()
+        return
+      }
+      res = this.first
+      if (res !== null && res.queued !== null) this.flushQueued(res)
+    }
+    if (res === null) {
+      this.last = null
+      this.idleSince = now()
+      if (this.pendingError !== null) this.writeError(this.pendingError)
+      else if (this.clientEnded || (this.closing && this.parser.idle)) this.end()
+    }
+    if ((this.pausedFor & PIPELINE) !== 0 && this.inflight < this.settings.maxPipeline) this.unpause(PIPELINE)
+  }
+
+  private flushQueued(res: Response): void {
+    const queued = res.queued as (string | Uint8Array)[]
+    const latin1 = res.queuedLatin1 as boolean[]
+    const wasFull = res.queuedBytes >= this.settings.maxQueuedBytes
+    res.queued = null
+    res.queuedLatin1 = null
+    res.queuedBytes = 0
+    let ok = true
+    for (let i = 0; i < queued.length; i++) ok = this.send(res, queued[i], latin1[i])
+    if (wasFull && ok && !res.writableEnded) res.emit('drain')
+  }
+
+  private onDrain(): void {
+    const res = this.first
+    if (res !== null && !res.writableEnded) res.emit('drain')
+  }
+
+  private logAccess(res: Response): void {
+    const req = res.req
+    const socket = this.socket
+    this.settings.log.access(
+      socket.remoteAddress ?? '-',
+      socket.remotePort ?? 0,
+      req.method,
+      req.url,
+      req.httpVersion,
+      res.statusCode,
+    )
+  }
+
+  /** A one-line error response, then the connection closes (framing is in doubt). */
+  private writeError(error: HttpError): void {
+    if (this.ended) return
+    const body = `${error.message}\n`
+    const head =
+      statusLine(error.status) +
+      'Content-Type: text/plain; charset=utf-8\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      httpDate() +
+      'Connection: close\r\n\r\n'
+    this.socket.write(head + body)
+    if (this.settings.accessLog && error.status !== 408) {
+      const socket = this.socket
+      this.settings.log.access(socket.remoteAddress ?? '-', socket.remotePort ?? 0, '-', '-', '1.1', error.status)
+    }
+    this.end()
+  }
+
+  // --- App errors -----------------------------------------------------------------------------
+
+  /** The app threw or rejected: 500 if nothing was sent yet, else the connection is ended. */
+  appFailed(res: Response, error: unknown): void {
+    const req = res.req
+    this.settings.log.error(`Exception in app for "${req.method} ${req.url} HTTP/${req.httpVersion}"`, error)
+    if (res.destroyed || res.writableEnded) return
+    if (res.replaceable) {
+      res.reset(500)
+      res.setHeader('Content-Type', 'text/plain; charset=utf-8')
+      res.end('Internal Server Error\n')
+    } else {
+      this.destroy()
+    }
+  }
+
+  // --- Closing --------------------------------------------------------------------------------
+
+  /** Graceful close: finish what is in flight, answer with `Connection: close`, then end. */
+  shutdown(): void {
+    this.closing = true
+    if (this.first === null && this.parser.idle) {
+      this.end()
+      return
+    }
+    for (let res = this.first; res !== null; res = res.next) res.closeConnection()
+  }
+
+  /** Ends our side after what was written; anything still in line is dropped. */
+  private end(): void {
+    if (this.ended || this.destroyed) return
+    this.ended = true
+    this.endedAt = now()
+    this.parser.stop()
+    this.remainder = null
+    this.dropExchanges(new Error('Connection closed'))
+    if (this.clientEnded) {
+      this.socket.end()
+      return
+    }
+    this.socket.end()
+    // Keep reading (and dropping) until the client closes, so it is not sent an RST that
+    // could destroy the response it has not read yet.
+    if (this.pausedFor !== 0) {
+      this.pausedFor = 0
+      this.socket.resume()
+    }
+  }
+
+  destroy(): void {
+    if (this.destroyed) return
+    this.socket.destroy()
+    this.onClose()
+  }
+
+  private onClose(): void {
+    if (this.destroyed) return
+    this.destroyed = true
+    this.parser.stop()
+    this.remainder = null
+    this.dropExchanges(new Error('Client disconnected'))
+    this.settings.closed(this)
+  }
+
+  private dropExchanges(error: Error): void {
+    const current = this.current
+    this.current = null
+    if (current !== null) current.abort(error)
+    let res = this.first
+    this.first = null
+    this.last = null
+    this.inflight = 0
+    while (res !== null) {
+      const next = res.next
+      res.req.abort(error)
+      res.destroy()
+      this.release(res)
+      res.next = null
+      res = next
+    }
+  }
+
+  private release(res: Response): void {
+    const release = res.release
+    if (release !== null) {
+      res.release = null
+      release()
+    }
+  }
+
+  /** Called once a second by the server's sweep: enforces the timeouts. */
+  sweep(time: number): void {
+    const settings = this.settings
+    if (this.ended) {
+      if (time - this.endedAt >= settings.lingerTimeout) this.destroy()
+    } else if (this.first === null) {
+      if (this.parser.headPending) {
+        if (this.headStartedAt !== 0 && time - this.headStartedAt >= settings.headersTimeout) {
+          this.parser.stop()
+          this.writeError(new HttpError(408, 'Request head timed out'))
+        }
+      } else if (this.parser.idle) {
+        const limit = this.served > 0 ? settings.keepAliveTimeout : settings.headersTimeout
+        if (time - this.idleSince >= limit) this.destroy()
+      }
+    }
+  }
+}
+
+function uncork(conn: Connection): void {
+  conn.uncork()
+}
+
+function ignore(): void {}

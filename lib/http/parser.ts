@@ -1,0 +1,595 @@
+// The HTTP/1.1 request parser (RFC 9112): pure and incremental. Bytes go in through `execute`,
+// request heads and body pieces come out through the handler; bad input throws HttpError. It
+// knows nothing of sockets, apps or timers. Body pieces are views (`subarray`) of the bytes that
+// were passed in, never copies; a head that arrives in pieces is the only thing ever copied.
+import { HttpError } from './errors.js'
+import { RequestHead } from './head.js'
+
+export { RequestHead }
+
+export interface ParserLimits {
+  /** Longest request line, CRLF included (414). */
+  maxRequestLineSize: number
+  /** Longest request head: request line, fields and the empty line (431). */
+  maxHeadSize: number
+  /** Longest single header field line (431). */
+  maxHeaderSize: number
+  /** Most header fields in one head (431). */
+  maxHeaderCount: number
+  /** Largest body, declared or chunked (413). */
+  maxBodySize: number
+}
+
+export const DEFAULT_LIMITS: ParserLimits = {
+  maxRequestLineSize: 8192,
+  maxHeadSize: 16384,
+  maxHeaderSize: 8192,
+  maxHeaderCount: 100,
+  maxBodySize: 1024 * 1024 * 1024,
+}
+
+export interface ParserHandler {
+  /** A complete request head. The body, if any, follows through onBody. */
+  onRequest(head: RequestHead): void
+  /** A piece of the body: a view of the bytes given to execute (valid as long as they are). */
+  onBody(chunk: Buffer): void
+  /** The request's body is complete (called right after onRequest when there is none). */
+  onMessageComplete(): void
+}
+
+const CR = 13
+const LF = 10
+const SP = 32
+const HTAB = 9
+const COLON = 58
+const SEMICOLON = 59
+
+// Character classes (RFC 9110 section 5.6.2 tchar; field-vchar with obs-text; request-target).
+const TOKEN = new Uint8Array(256)
+const FIELD_VALUE = new Uint8Array(256)
+const TARGET = new Uint8Array(256)
+const HEX = new Int8Array(256).fill(-1)
+for (let c = 0; c < 256; c++) {
+  const ch = String.fromCharCode(c)
+  if (/[A-Za-z0-9!#$%&'*+\-.^_`|~]/.test(ch)) TOKEN[c] = 1
+  if (c === HTAB || (c >= 0x20 && c !== 0x7f)) FIELD_VALUE[c] = 1
+  if (c > 0x20 && c !== 0x7f) TARGET[c] = 1
+  if (/[0-9]/.test(ch)) HEX[c] = c - 48
+  else if (/[a-f]/.test(ch)) HEX[c] = c - 87
+  else if (/[A-F]/.test(ch)) HEX[c] = c - 55
+}
+
+// Parser states.
+const HEAD = 0
+const BODY_LENGTH = 1
+const CHUNK_SIZE = 2
+const CHUNK_EXT_BWS = 3
+const CHUNK_EXT = 4
+const CHUNK_SIZE_LF = 5
+const CHUNK_DATA = 6
+const CHUNK_DATA_CR = 7
+const CHUNK_DATA_LF = 8
+const TRAILER_START = 9
+const TRAILER_NAME = 10
+const TRAILER_VALUE = 11
+const TRAILER_LF = 12
+const TRAILERS_END_LF = 13
+const DEAD = 14
+
+// Chunk extensions are kept short: they are only ever skipped.
+const MAX_CHUNK_EXT = 4096
+
+const METHODS: Record<string, string> = {}
+for (const m of ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']) METHODS[m] = m
+
+export class Parser {
+  private readonly handler: ParserHandler
+  private readonly limits: ParserLimits
+  private state: number
+  private paused: boolean
+  /** Copy of a head's first bytes while the rest has not arrived. */
+  private pending: Buffer | null
+  /** Where the head scan resumes within `pending`: the start of the first incomplete line. */
+  private scanFrom: number
+  /** Lines of the current head seen so far (request line included). */
+  private lines: number
+  /** Bytes of body left: in a Content-Length body or in the current chunk. */
+  private remaining: number
+  private chunkSize: number
+  private sizeDigits: number
+  private extBytes: number
+  private bodyBytes: number
+  private trailerBytes: number
+  /** The current message is the connection's last: parse nothing after it. */
+  private closeAfter: boolean
+
+  constructor(handler: ParserHandler, limits: ParserLimits = DEFAULT_LIMITS) {
+    this.handler = handler
+    this.limits = limits
+    this.state = HEAD
+    this.paused = false
+    this.pending = null
+    this.scanFrom = 0
+    this.lines = 0
+    this.remaining = 0
+    this.chunkSize = 0
+    this.sizeDigits = 0
+    this.extBytes = 0
+    this.bodyBytes = 0
+    this.trailerBytes = 0
+    this.closeAfter = false
+  }
+
+  /** True between messages, with no bytes of the next head buffered. */
+  get idle(): boolean {
+    return this.state === HEAD && this.pending === null
+  }
+
+  /** True while part of a request head is buffered. */
+  get headPending(): boolean {
+    return this.state === HEAD && this.pending !== null
+  }
+
+  /** True once the parser has stopped for good: after an error or a request that closes. */
+  get dead(): boolean {
+    return this.state === DEAD
+  }
+
+  /** Stop after the current callback; execute returns how many bytes it consumed. */
+  pause(): void {
+    this.paused = true
+  }
+
+  resume(): void {
+    this.paused = false
+  }
+
+  /** Stop parsing for good: everything that comes after is ignored. */
+  stop(): void {
+    this.state = DEAD
+    this.pending = null
+  }
+
+  /**
+   * Parse `chunk`. Returns the number of its bytes consumed: all of them, unless the handler
+   * paused the parser (then feed the rest again after resume) or the parser is dead.
+   */
+  execute(chunk: Buffer): number {
+    let data = chunk
+    let base = 0
+    if (this.pending !== null) {
+      base = this.pending.length
+      data = Buffer.concat([this.pending, chunk], base + chunk.length)
+      this.pending = null
+    }
+    try {
+      return this.run(data, base) - base
+    } catch (err) {
+      this.stop()
+      throw err
+    }
+  }
+
+  private run(data: Buffer, base: number): number {
+    const end = data.length
+    let pos = 0
+    while (pos < end && !this.paused) {
+      switch (this.state) {
+        case HEAD: {
+          const next = this.head(data, pos)
+          if (next === -1) return end
+          pos = next
+          break
+        }
+        case BODY_LENGTH: {
+          const n = Math.min(this.remaining, end - pos)
+          this.remaining -= n
+          this.handler.onBody(pos === 0 && n === end ? data : data.subarray(pos, pos + n))
+          pos += n
+          if (this.remaining === 0) this.complete()
+          break
+        }
+        case CHUNK_DATA: {
+          const n = Math.min(this.remaining, end - pos)
+          this.remaining -= n
+          this.handler.onBody(data.subarray(pos, pos + n))
+          pos += n
+          if (this.remaining === 0) this.state = CHUNK_DATA_CR
+          break
+        }
+        case DEAD:
+          return end
+        default:
+          pos = this.chunked(data, pos)
+      }
+    }
+    return Math.max(pos, base)
+  }
+
+  // --- Request head -------------------------------------------------------------------------
+
+  /** Scans for the end of the head from `start`; returns where the body begins, or -1. */
+  private head(data: Buffer, start: number): number {
+    const limits = this.limits
+    let headStart = start
+    let lineStart = start + this.scanFrom
+    for (;;) {
+      const lf = data.indexOf(LF, lineStart)
+      if (lf === -1) {
+        const size = data.length - headStart
+        if (this.lines === 0 && size > limits.maxRequestLineSize) {
+          throw new HttpError(414, 'Request line too long')
+        }
+        if (size > limits.maxHeadSize) throw new HttpError(431, 'Request header too large')
+        if (this.lines > 0 && data.length - lineStart > limits.maxHeaderSize) {
+          throw new HttpError(431, 'Header field too large')
+        }
+        if (size > 0) {
+          // Copy: the socket's buffer must not be kept alive by a head that may never finish.
+          this.pending = Buffer.from(data.subarray(headStart))
+          this.scanFrom = lineStart - headStart
+        } else {
+          this.scanFrom = 0
+        }
+        return -1
+      }
+      if (lf === lineStart || data[lf - 1] !== CR) throw new HttpError(400, 'Bare LF in request head')
+      const lineLength = lf + 1 - lineStart
+      if (this.lines === 0) {
+        if (lineLength === 2) {
+          // RFC 9112 section 2.2: empty lines before the request line are ignored.
+          headStart = lineStart = lf + 1
+          continue
+        }
+        if (lineLength > limits.maxRequestLineSize) throw new HttpError(414, 'Request line too long')
+      } else if (lineLength === 2) {
+        const end = lf + 1
+        if (end - headStart > limits.maxHeadSize) throw new HttpError(431, 'Request header too large')
+        this.lines = 0
+        this.scanFrom = 0
+        this.parseHead(data, headStart, end)
+        return end
+      } else if (lineLength > limits.maxHeaderSize) {
+        throw new HttpError(431, 'Header field too large')
+      } else if (this.lines > limits.maxHeaderCount) {
+        throw new HttpError(431, 'Too many header fields')
+      }
+      this.lines++
+      lineStart = lf + 1
+      if (lineStart - headStart > limits.maxHeadSize) throw new HttpError(431, 'Request header too large')
+    }
+  }
+
+  /** Validates a complete head (`start` to `end`, the final CRLF included) and emits it. */
+  private parseHead(data: Buffer, start: number, end: number): void {
+    // Request line: method SP request-target SP HTTP-version CRLF (RFC 9112 section 3).
+    let p = start
+    while (TOKEN[data[p]] === 1) p++
+    if (p === start || data[p] !== SP) throw new HttpError(400, 'Invalid request method')
+    const methodText = data.toString('latin1', start, p)
+    const method = METHODS[methodText] ?? methodText
+    const targetStart = ++p
+    while (TARGET[data[p]] === 1) p++
+    if (p === targetStart || data[p] !== SP) {
+      throw new HttpError(400, p === targetStart ? 'Invalid request target' : data[p] === CR ? 'Missing HTTP version' : 'Invalid request target')
+    }
+    const url = data.toString('latin1', targetStart, p)
+    p++
+    const versionMinor = this.version(data, p)
+    p += 10 // "HTTP/1.1\r\n"
+    checkTargetForm(method, data, targetStart)
+
+    const fields: number[] = []
+    let contentLength = -1
+    let transferEncoding = false
+    let chunked = false
+    let otherCoding = false
+    let connectionClose = false
+    let connectionKeepAlive = false
+    let expectContinue = false
+    let hosts = 0
+    while (p < end - 2) {
+      const nameStart = p
+      while (TOKEN[data[p]] === 1) p++
+      if (data[p] !== COLON || p === nameStart) {
+        const c = data[nameStart]
+        if (c === SP || c === HTAB) throw new HttpError(400, 'Obsolete line folding in header')
+        if (p > nameStart && (data[p] === SP || data[p] === HTAB)) {
+          throw new HttpError(400, 'Whitespace before colon in header')
+        }
+        throw new HttpError(400, 'Invalid header name')
+      }
+      const nameEnd = p++
+      while (data[p] === SP || data[p] === HTAB) p++
+      const valueStart = p
+      while (FIELD_VALUE[data[p]] === 1) p++
+      if (data[p] !== CR || data[p + 1] !== LF) throw new HttpError(400, 'Invalid character in header value')
+      const lineEnd = p
+      let valueEnd = p
+      while (valueEnd > valueStart && (data[valueEnd - 1] === SP || data[valueEnd - 1] === HTAB)) valueEnd--
+      fields.push(nameStart, nameEnd, valueStart, valueEnd)
+      p = lineEnd + 2
+
+      switch (nameEnd - nameStart) {
+        case 4:
+          if (nameIs(data, nameStart, HOST)) hosts++
+          break
+        case 6:
+          if (nameIs(data, nameStart, EXPECT)) {
+            if (valueStart + 12 === valueEnd && nameIs(data, valueStart, CONTINUE)) expectContinue = true
+            else throw new HttpError(417, 'Unsupported expectation')
+          }
+          break
+        case 10:
+          if (nameIs(data, nameStart, CONNECTION)) {
+            const options = connectionOptions(data, valueStart, valueEnd)
+            if ((options & CLOSE) !== 0) connectionClose = true
+            if ((options & KEEP_ALIVE) !== 0) connectionKeepAlive = true
+          }
+          break
+        case 14:
+          if (nameIs(data, nameStart, CONTENT_LENGTH)) {
+            const n = parseContentLength(data, valueStart, valueEnd)
+            if (contentLength !== -1 && contentLength !== n) throw new HttpError(400, 'Conflicting Content-Length')
+            contentLength = n
+          }
+          break
+        case 17:
+          if (nameIs(data, nameStart, TRANSFER_ENCODING)) {
+            transferEncoding = true
+            // Codings apply in order across repeated fields; chunked must come once, and last.
+            let q = valueStart
+            while (q < valueEnd) {
+              let e = q
+              while (e < valueEnd && data[e] !== 44) e++
+              let s = q
+              let t = e
+              while (s < t && (data[s] === SP || data[s] === HTAB)) s++
+              while (t > s && (data[t - 1] === SP || data[t - 1] === HTAB)) t--
+              if (s < t) {
+                if (chunked) throw new HttpError(400, 'Transfer-Encoding after chunked')
+                if (t - s === 7 && nameIs(data, s, CHUNKED)) chunked = true
+                else otherCoding = true
+              }
+              q = e + 1
+            }
+          }
+          break
+      }
+    }
+
+    if (versionMinor === 1 && hosts === 0) throw new HttpError(400, 'Missing Host header')
+    if (hosts > 1) throw new HttpError(400, 'Multiple Host headers')
+    if (transferEncoding) {
+      // RFC 9112 section 6.1 and 6.3: TE with CL is a smuggling vector; refuse it outright.
+      if (contentLength !== -1) throw new HttpError(400, 'Both Transfer-Encoding and Content-Length')
+      if (versionMinor === 0) throw new HttpError(400, 'Transfer-Encoding in an HTTP/1.0 request')
+      if (!chunked) throw new HttpError(400, 'Transfer-Encoding must end with chunked')
+      if (otherCoding) throw new HttpError(501, 'Unsupported transfer coding')
+    }
+    if (contentLength > this.limits.maxBodySize) throw new HttpError(413, 'Request body too large')
+
+    const keepAlive = versionMinor === 1 ? !connectionClose : connectionKeepAlive && !connectionClose
+    this.closeAfter = !keepAlive
+    const head = new RequestHead(data, method, url, versionMinor, fields, contentLength, chunked, keepAlive, expectContinue)
+    this.bodyBytes = 0
+    if (chunked) {
+      this.state = CHUNK_SIZE
+      this.chunkSize = 0
+      this.sizeDigits = 0
+      this.extBytes = 0
+      this.handler.onRequest(head)
+    } else if (contentLength > 0) {
+      this.state = BODY_LENGTH
+      this.remaining = contentLength
+      this.handler.onRequest(head)
+    } else {
+      this.state = HEAD
+      this.handler.onRequest(head)
+      this.complete()
+    }
+  }
+
+  /** `HTTP/1.x` followed by CRLF at `p`; returns the minor version. */
+  private version(data: Buffer, p: number): number {
+    if (
+      data[p] !== 72 || data[p + 1] !== 84 || data[p + 2] !== 84 || data[p + 3] !== 80 || data[p + 4] !== 47 ||
+      data[p + 6] !== 46 || HEX[data[p + 5]] < 0 || HEX[data[p + 5]] > 9 || HEX[data[p + 7]] < 0 ||
+      HEX[data[p + 7]] > 9 || data[p + 8] !== CR || data[p + 9] !== LF
+    ) {
+      throw new HttpError(400, 'Invalid HTTP version')
+    }
+    const major = data[p + 5] - 48
+    const minor = data[p + 7] - 48
+    if (major !== 1 || minor > 1) throw new HttpError(505, 'HTTP version not supported')
+    return minor
+  }
+
+  private complete(): void {
+    this.state = this.closeAfter ? DEAD : HEAD
+    this.handler.onMessageComplete()
+  }
+
+  // --- Chunked body (RFC 9112 section 7.1) --------------------------------------------------
+
+  /** Runs the chunked-body states over `data` from `pos`; returns where it stopped. */
+  private chunked(data: Buffer, pos: number): number {
+    const end = data.length
+    while (pos < end) {
+      const c = data[pos]
+      switch (this.state) {
+        case CHUNK_SIZE: {
+          const v = HEX[c]
+          if (v >= 0) {
+            this.chunkSize = this.chunkSize * 16 + v
+            if (this.chunkSize > Number.MAX_SAFE_INTEGER) throw new HttpError(400, 'Chunk size too large')
+            this.sizeDigits++
+          } else if (this.sizeDigits === 0) {
+            throw new HttpError(400, 'Invalid chunk size')
+          } else if (c === CR) {
+            this.state = CHUNK_SIZE_LF
+          } else if (c === SEMICOLON) {
+            this.state = CHUNK_EXT
+          } else if (c === SP || c === HTAB) {
+            this.state = CHUNK_EXT_BWS
+          } else {
+            throw new HttpError(400, 'Invalid chunk size')
+          }
+          break
+        }
+        case CHUNK_EXT_BWS:
+          if (c === SEMICOLON) this.state = CHUNK_EXT
+          else if (c === CR) this.state = CHUNK_SIZE_LF
+          else if (c !== SP && c !== HTAB) throw new HttpError(400, 'Invalid chunk extension')
+          if (++this.extBytes > MAX_CHUNK_EXT) throw new HttpError(400, 'Chunk extension too long')
+          break
+        case CHUNK_EXT:
+          if (c === CR) this.state = CHUNK_SIZE_LF
+          else if (FIELD_VALUE[c] !== 1) throw new HttpError(400, 'Invalid chunk extension')
+          if (++this.extBytes > MAX_CHUNK_EXT) throw new HttpError(400, 'Chunk extension too long')
+          break
+        case CHUNK_SIZE_LF: {
+          if (c !== LF) throw new HttpError(400, 'Invalid chunk size line')
+          const size = this.chunkSize
+          this.chunkSize = 0
+          this.sizeDigits = 0
+          this.extBytes = 0
+          if (size === 0) {
+            this.state = TRAILER_START
+            this.trailerBytes = 0
+          } else {
+            this.bodyBytes += size
+            if (this.bodyBytes > this.limits.maxBodySize) throw new HttpError(413, 'Request body too large')
+            this.remaining = size
+            this.state = CHUNK_DATA
+            return pos + 1
+          }
+          break
+        }
+        case CHUNK_DATA_CR:
+          if (c !== CR) throw new HttpError(400, 'Missing CRLF after chunk data')
+          this.state = CHUNK_DATA_LF
+          break
+        case CHUNK_DATA_LF:
+          if (c !== LF) throw new HttpError(400, 'Missing CRLF after chunk data')
+          this.state = CHUNK_SIZE
+          break
+        case TRAILER_START:
+          if (c === CR) this.state = TRAILERS_END_LF
+          else if (TOKEN[c] === 1) this.state = TRAILER_NAME
+          else throw new HttpError(400, 'Invalid trailer field')
+          break
+        case TRAILER_NAME:
+          if (c === COLON) this.state = TRAILER_VALUE
+          else if (TOKEN[c] !== 1) throw new HttpError(400, 'Invalid trailer field')
+          break
+        case TRAILER_VALUE:
+          if (c === CR) this.state = TRAILER_LF
+          else if (FIELD_VALUE[c] !== 1) throw new HttpError(400, 'Invalid character in trailer field')
+          break
+        case TRAILER_LF:
+          if (c !== LF) throw new HttpError(400, 'Invalid trailer field')
+          this.state = TRAILER_START
+          break
+        default: // TRAILERS_END_LF
+          if (c !== LF) throw new HttpError(400, 'Invalid end of chunked body')
+          this.complete()
+          return pos + 1
+      }
+      if (this.state >= TRAILER_START && ++this.trailerBytes > this.limits.maxHeadSize) {
+        throw new HttpError(431, 'Trailer section too large')
+      }
+      pos++
+    }
+    return pos
+  }
+}
+
+const HOST = lower('host')
+const EXPECT = lower('expect')
+const CONTINUE = lower('100-continue')
+const CONNECTION = lower('connection')
+const CONTENT_LENGTH = lower('content-length')
+const TRANSFER_ENCODING = lower('transfer-encoding')
+const CHUNKED = lower('chunked')
+const CLOSE_TOKEN = lower('close')
+const KEEP_ALIVE_TOKEN = lower('keep-alive')
+const CLOSE = 1
+const KEEP_ALIVE = 2
+
+function lower(text: string): Uint8Array {
+  return Buffer.from(text, 'latin1')
+}
+
+/** Case-insensitive compare of `data` at `at` with a lower-case ASCII literal. */
+function nameIs(data: Buffer, at: number, literal: Uint8Array): boolean {
+  for (let i = 0; i < literal.length; i++) {
+    const c = data[at + i]
+    if (c !== literal[i] && (c | 0x20) !== literal[i]) return false
+  }
+  return true
+}
+
+/** The `close` and `keep-alive` options in a Connection field value, as bit flags. */
+function connectionOptions(data: Buffer, start: number, end: number): number {
+  let flags = 0
+  let p = start
+  while (p < end) {
+    let e = p
+    while (e < end && data[e] !== 44) e++
+    let s = p
+    let t = e
+    while (s < t && (data[s] === SP || data[s] === HTAB)) s++
+    while (t > s && (data[t - 1] === SP || data[t - 1] === HTAB)) t--
+    if (t - s === 5 && nameIs(data, s, CLOSE_TOKEN)) flags |= CLOSE
+    else if (t - s === 10 && nameIs(data, s, KEEP_ALIVE_TOKEN)) flags |= KEEP_ALIVE
+    p = e + 1
+  }
+  return flags
+}
+
+/**
+ * Content-Length = 1*DIGIT (RFC 9110 section 8.6). A list of equal values is taken as one;
+ * anything else (signs, hex, empty, differing values, past 2^53) is refused.
+ */
+function parseContentLength(data: Buffer, start: number, end: number): number {
+  let value = -1
+  let p = start
+  for (;;) {
+    while (p < end && (data[p] === SP || data[p] === HTAB)) p++
+    const digitsStart = p
+    let n = 0
+    while (p < end && data[p] >= 48 && data[p] <= 57) {
+      n = n * 10 + (data[p++] - 48)
+      if (n > Number.MAX_SAFE_INTEGER) throw new HttpError(400, 'Invalid Content-Length')
+    }
+    if (p === digitsStart) throw new HttpError(400, 'Invalid Content-Length')
+    while (p < end && (data[p] === SP || data[p] === HTAB)) p++
+    if (value !== -1 && value !== n) throw new HttpError(400, 'Conflicting Content-Length')
+    value = n
+    if (p === end) return value
+    if (data[p] !== 44) throw new HttpError(400, 'Invalid Content-Length')
+    p++
+  }
+}
+
+/** RFC 9112 section 3.2: origin-form, absolute-form, or `*` for OPTIONS only. */
+function checkTargetForm(method: string, data: Buffer, at: number): void {
+  if (method === 'CONNECT') throw new HttpError(501, 'CONNECT is not supported')
+  const c = data[at]
+  if (c === 47) return // '/'
+  if (c === 42) {
+    // '*'
+    if (method === 'OPTIONS' && data[at + 1] === SP) return
+    throw new HttpError(400, 'Asterisk-form is only allowed with OPTIONS')
+  }
+  // absolute-form: scheme "://" (RFC 3986 scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ))
+  let p = at
+  if (!isAlpha(data[p])) throw new HttpError(400, 'Invalid request target')
+  while (isAlpha(data[p]) || (data[p] >= 48 && data[p] <= 57) || data[p] === 43 || data[p] === 45 || data[p] === 46) p++
+  if (data[p] !== COLON || data[p + 1] !== 47 || data[p + 2] !== 47) throw new HttpError(400, 'Invalid request target')
+}
+
+function isAlpha(c: number): boolean {
+  return (c | 0x20) >= 97 && (c | 0x20) <= 122
+}

@@ -1,0 +1,262 @@
+// The request an app sees: lazy views over the parser's head (nothing is decoded until asked
+// for) and a body that is buffered or streamed as the app chooses.
+import type { Socket } from 'node:net'
+import type { RequestHead } from './http/head.js'
+
+/** What a Request needs from its connection (implemented by Connection). */
+export interface RequestOwner {
+  readonly socket: Socket
+  /** The app has started to read the body: time to send `100 Continue` if it was asked for. */
+  bodyWanted(req: Request): void
+  /** Buffered body bytes fell below the high-water mark: reading may go on. */
+  bodyDrained(req: Request): void
+}
+
+// Body buffered beyond this, unread by a streaming consumer, pauses the socket.
+export const BODY_HIGH_WATER = 64 * 1024
+
+const enum BodyMode {
+  /** Nobody has asked for the body yet: it is buffered (up to the high-water mark). */
+  Unread,
+  /** body()/text()/json(): everything is gathered. */
+  Collect,
+  /** for await: pieces are handed over as they come. */
+  Stream,
+  /** The exchange is over: whatever still arrives is dropped. */
+  Discard,
+}
+
+type Waiter = (error: Error | null) => void
+
+const EMPTY = Buffer.alloc(0)
+
+export class Request {
+  readonly method: string
+  readonly url: string
+  readonly httpVersion: string
+  /** Set by the connection: the head this request was parsed from. */
+  readonly head: RequestHead
+  private readonly owner: RequestOwner
+  private _headers: Record<string, string> | null
+  private _rawHeaders: string[] | null
+  private _split: number
+  private chunks: Buffer[]
+  private buffered: number
+  /** All of the body has arrived. */
+  complete: boolean
+  private mode: BodyMode
+  private collected: Buffer | null
+  private waiter: Waiter | null
+  private controller: AbortController | null
+  private abortError: Error | null
+
+  constructor(owner: RequestOwner, head: RequestHead) {
+    this.owner = owner
+    this.head = head
+    this.method = head.method
+    this.url = head.url
+    this.httpVersion = head.versionMinor === 1 ? '1.1' : '1.0'
+    this._headers = null
+    this._rawHeaders = null
+    this._split = -2
+    this.chunks = []
+    this.buffered = 0
+    this.complete = false
+    this.mode = BodyMode.Unread
+    this.collected = null
+    this.waiter = null
+    this.controller = null
+    this.abortError = null
+  }
+
+  // --- Target ---------------------------------------------------------------------------------
+
+  /** Index of the first `?` in the path part of the target, or -1. */
+  private splitAt(): number {
+    if (this._split === -2) this._split = this.url.indexOf('?')
+    return this._split
+  }
+
+  /** The path of the target, before the first `?` (not decoded). Absolute-form loses its origin. */
+  get path(): string {
+    const q = this.splitAt()
+    const url = this.url
+    let path = q === -1 ? url : url.slice(0, q)
+    if (path.charCodeAt(0) !== 47 && path !== '*') {
+      // absolute-form: scheme://authority/path
+      const slash = path.indexOf('/', path.indexOf('//') + 2)
+      path = slash === -1 ? '/' : path.slice(slash)
+    }
+    return path
+  }
+
+  /** The query after the first `?` ('' when there is none), not decoded. */
+  get query(): string {
+    const q = this.splitAt()
+    return q === -1 ? '' : this.url.slice(q + 1)
+  }
+
+  // --- Headers --------------------------------------------------------------------------------
+
+  /** Header fields by lower-case name; repeated fields are joined with `, ` (set-cookie too). */
+  get headers(): Record<string, string> {
+    if (this._headers !== null) return this._headers
+    const headers: Record<string, string> = Object.create(null)
+    const head = this.head
+    for (let i = 0, n = head.fieldCount; i < n; i++) {
+      const name = head.name(i).toLowerCase()
+      const value = head.value(i)
+      const previous = headers[name]
+      headers[name] = previous === undefined ? value : `${previous}, ${value}`
+    }
+    this._headers = headers
+    return headers
+  }
+
+  /** `[name, value, name, value, ...]` as received. */
+  get rawHeaders(): string[] {
+    if (this._rawHeaders !== null) return this._rawHeaders
+    const head = this.head
+    const raw: string[] = []
+    for (let i = 0, n = head.fieldCount; i < n; i++) raw.push(head.name(i), head.value(i))
+    this._rawHeaders = raw
+    return raw
+  }
+
+  /** A header's value by case-insensitive name, without building `headers`; repeats are joined. */
+  header(name: string): string | undefined {
+    if (this._headers !== null) return this._headers[name.toLowerCase()]
+    const head = this.head
+    const lower = name.toLowerCase()
+    let i = head.find(lower)
+    if (i === -1) return undefined
+    let value = head.value(i)
+    for (i++; i < head.fieldCount; i++) {
+      if (head.name(i).toLowerCase() === lower) value += `, ${head.value(i)}`
+    }
+    return value
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.owner.socket.remoteAddress
+  }
+
+  get remotePort(): number | undefined {
+    return this.owner.socket.remotePort
+  }
+
+  /** Fires when the client goes away before the exchange is over. */
+  get signal(): AbortSignal {
+    if (this.controller === null) {
+      this.controller = new AbortController()
+      if (this.abortError !== null) this.controller.abort(this.abortError)
+    }
+    return this.controller.signal
+  }
+
+  /** True once the client went away before the exchange was over. */
+  get aborted(): boolean {
+    return this.abortError !== null
+  }
+
+  // --- Body -----------------------------------------------------------------------------------
+
+  /** The whole body: a view of the received bytes when it came in one piece. */
+  body(): Promise<Buffer> {
+    if (this.collected !== null) return Promise.resolve(this.collected)
+    if (this.mode === BodyMode.Stream) return Promise.reject(new Error('The body is being read as a stream'))
+    if (this.complete) return Promise.resolve(this.gather())
+    if (this.abortError !== null) return Promise.reject(this.abortError)
+    this.mode = BodyMode.Collect
+    this.owner.bodyWanted(this)
+    if (this.buffered > 0) this.owner.bodyDrained(this)
+    return new Promise<Buffer>((resolve, reject) => {
+      this.waiter = (error) => (error === null ? resolve(this.gather()) : reject(error))
+    })
+  }
+
+  /** The body decoded as UTF-8. */
+  async text(): Promise<string> {
+    const body = await this.body()
+    return body.toString('utf8')
+  }
+
+  /** The body parsed as JSON. */
+  async json(): Promise<unknown> {
+    return JSON.parse(await this.text())
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Buffer> {
+    if (this.mode === BodyMode.Collect || this.collected !== null) throw new Error('The body is being read whole')
+    if (this.mode !== BodyMode.Stream) {
+      this.mode = BodyMode.Stream
+      this.owner.bodyWanted(this)
+    }
+    return this
+  }
+
+  /** The async iterator's step: the next piece of the body. */
+  next(): Promise<IteratorResult<Buffer>> {
+    if (this.chunks.length > 0) {
+      const chunk = this.chunks.shift() as Buffer
+      const wasFull = this.buffered > BODY_HIGH_WATER
+      this.buffered -= chunk.length
+      if (wasFull && this.buffered <= BODY_HIGH_WATER) this.owner.bodyDrained(this)
+      return Promise.resolve({ value: chunk, done: false })
+    }
+    if (this.complete) return Promise.resolve({ value: undefined, done: true })
+    if (this.abortError !== null) return Promise.reject(this.abortError)
+    return new Promise((resolve, reject) => {
+      this.waiter = (error) => (error === null ? resolve(this.next()) : reject(error))
+    })
+  }
+
+  /** Joins what was buffered into the one Buffer body() resolves with. */
+  private gather(): Buffer {
+    const chunks = this.chunks
+    const body = chunks.length === 1 ? chunks[0] : chunks.length === 0 ? EMPTY : Buffer.concat(chunks, this.buffered)
+    this.chunks = []
+    this.buffered = 0
+    this.collected = body
+    return body
+  }
+
+  // --- Fed by the connection ------------------------------------------------------------------
+
+  /** A piece of the body arrived. Returns false when reading should pause. */
+  push(chunk: Buffer): boolean {
+    if (this.mode === BodyMode.Discard) return true
+    this.chunks.push(chunk)
+    this.buffered += chunk.length
+    if (this.waiter !== null && this.mode === BodyMode.Stream) this.wake(null)
+    return this.mode === BodyMode.Collect || this.buffered <= BODY_HIGH_WATER
+  }
+
+  /** The body is complete. */
+  end(): void {
+    this.complete = true
+    if (this.waiter !== null) this.wake(null)
+  }
+
+  /** The exchange is over: drop what is buffered and whatever still arrives. */
+  discard(): void {
+    if (this.mode === BodyMode.Collect && !this.complete) return
+    this.mode = BodyMode.Discard
+    this.chunks = []
+    this.buffered = 0
+  }
+
+  /** The client went away: fail readers and fire the signal. */
+  abort(error: Error): void {
+    if (this.abortError !== null) return
+    this.abortError = error
+    if (this.controller !== null) this.controller.abort(error)
+    if (this.waiter !== null && !this.complete) this.wake(error)
+  }
+
+  private wake(error: Error | null): void {
+    const waiter = this.waiter as Waiter
+    this.waiter = null
+    waiter(error)
+  }
+}

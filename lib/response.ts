@@ -1,0 +1,409 @@
+// The response an app writes: status line, headers and body framing (Content-Length, chunked,
+// close-delimited; nothing for HEAD, 1xx, 204 and 304). The bytes go to the connection, which
+// writes them in request order.
+import { statusLine } from './http/status.js'
+import { httpDate } from './clock.js'
+import type { Request } from './request.js'
+import type { HttpError } from './http/errors.js'
+
+/** What a Response needs from its connection (implemented by Connection). */
+export interface ResponseOwner {
+  /** Bytes of `res` to go out, in order after the responses before it. */
+  send(res: Response, data: string | Uint8Array, latin1: boolean): boolean
+  /** `res` is complete (`res.closesConnection` says whether the connection ends after it). */
+  finish(res: Response): void
+  /** The app threw or rejected while handling `res`. */
+  appFailed(res: Response, error: unknown): void
+}
+
+type Listener = (...args: unknown[]) => void
+type HeaderValue = string | number | readonly string[]
+
+const TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+// Anything outside HTAB and printable ASCII sends a value down the slow check below.
+const UNUSUAL_RE = /[^\t\x20-\x7e]/
+const FORBIDDEN_RE = /[^\t\x20-\x7e\x80-\xff]/
+
+// Framing modes, settled when the head goes out.
+const UNSET = 0
+const LENGTH = 1 // Content-Length: the app's or ours
+const CHUNKED = 2
+const UNTIL_CLOSE = 3 // HTTP/1.0 stream without a length
+const NO_BODY = 4 // HEAD, 1xx, 204, 304
+
+const CHUNK_END = '\r\n'
+const LAST_CHUNK = '0\r\n\r\n'
+
+export class Response {
+  statusCode: number
+  statusMessage: string | undefined
+  readonly req: Request
+  private readonly owner: ResponseOwner
+  /** Next exchange on the same connection (the connection's in-order list). */
+  next: Response | null
+  /** Output held back while an earlier response on the connection is still going. */
+  queued: (string | Uint8Array)[] | null
+  queuedLatin1: boolean[] | null
+  queuedBytes: number
+  /** Release of this exchange's dispatch slot; null once released. */
+  release: (() => void) | null
+  /** The request asked for `100 Continue` and it has not been sent. */
+  expectContinue: boolean
+  /** The request turned out bad while its body arrived: this error is the answer instead. */
+  failure: HttpError | null
+  private names: string[]
+  private keys: string[]
+  private values: HeaderValue[]
+  private headLatin1: boolean
+  private headWritten: boolean
+  /** The head has gone to the connection: its status and headers are fixed. */
+  private headFlushed: boolean
+  private framing: number
+  private declaredLength: number
+  private sentLength: number
+  private closeAfter: boolean
+  private ended: boolean
+  private _destroyed: boolean
+  private listeners: Record<string, Listener[]> | null
+
+  constructor(owner: ResponseOwner, req: Request) {
+    this.statusCode = 200
+    this.statusMessage = undefined
+    this.req = req
+    this.owner = owner
+    this.next = null
+    this.queued = null
+    this.queuedLatin1 = null
+    this.queuedBytes = 0
+    this.release = null
+    this.expectContinue = req.head.expectContinue
+    this.failure = null
+    this.names = []
+    this.keys = []
+    this.values = []
+    this.headLatin1 = false
+    this.headWritten = false
+    this.headFlushed = false
+    this.framing = UNSET
+    this.declaredLength = -1
+    this.sentLength = 0
+    this.closeAfter = false
+    this.ended = false
+    this._destroyed = false
+    this.listeners = null
+  }
+
+  // --- Headers --------------------------------------------------------------------------------
+
+  get headersSent(): boolean {
+    return this.headWritten
+  }
+
+  get writableEnded(): boolean {
+    return this.ended
+  }
+
+  /** True once the response is complete or the client went away. */
+  get finished(): boolean {
+    return this.ended
+  }
+
+  get destroyed(): boolean {
+    return this._destroyed
+  }
+
+  setHeader(name: string, value: HeaderValue): this {
+    if (this.headWritten) throw new Error(`Cannot set header "${name}" after the head was sent`)
+    if (typeof name !== 'string' || !TOKEN_RE.test(name)) throw new TypeError(`Invalid header name: ${JSON.stringify(name)}`)
+    if (typeof value === 'number') value = String(value)
+    if (typeof value === 'string') this.checkValue(name, value)
+    else if (Array.isArray(value)) for (const v of value) this.checkValue(name, String(v))
+    else throw new TypeError(`Invalid value for header "${name}"`)
+    const key = name.toLowerCase()
+    const i = this.keys.indexOf(key)
+    if (i === -1) {
+      this.names.push(name)
+      this.keys.push(key)
+      this.values.push(value)
+    } else {
+      this.names[i] = name
+      this.values[i] = value
+    }
+    return this
+  }
+
+  getHeader(name: string): HeaderValue | undefined {
+    const i = this.keys.indexOf(name.toLowerCase())
+    return i === -1 ? undefined : this.values[i]
+  }
+
+  hasHeader(name: string): boolean {
+    return this.keys.indexOf(name.toLowerCase()) !== -1
+  }
+
+  getHeaderNames(): string[] {
+    return this.keys.slice()
+  }
+
+  getHeaders(): Record<string, HeaderValue> {
+    const headers: Record<string, HeaderValue> = Object.create(null)
+    for (let i = 0; i < this.keys.length; i++) headers[this.keys[i]] = this.values[i]
+    return headers
+  }
+
+  removeHeader(name: string): void {
+    if (this.headWritten) throw new Error(`Cannot remove header "${name}" after the head was sent`)
+    const i = this.keys.indexOf(name.toLowerCase())
+    if (i === -1) return
+    this.names.splice(i, 1)
+    this.keys.splice(i, 1)
+    this.values.splice(i, 1)
+  }
+
+  /** Refuses CR, LF, NUL and other controls (no response splitting); notes non-ASCII text. */
+  private checkValue(name: string, value: string): void {
+    if (!UNUSUAL_RE.test(value)) return
+    if (FORBIDDEN_RE.test(value)) throw new TypeError(`Invalid character in header "${name}"`)
+    this.headLatin1 = true
+  }
+
+  /**
+   * Sets the status (and reason phrase) and merges `headers`; the head goes out with the first
+   * body bytes. Accepts `writeHead(status, headers)` and `writeHead(status, reason, headers)`.
+   */
+  writeHead(
+    status: number,
+    reason?: string | Record<string, HeaderValue> | readonly string[],
+    headers?: Record<string, HeaderValue> | readonly string[],
+  ): this {
+    if (this.headWritten) throw new Error('writeHead called after the head was sent')
+    if (!Number.isInteger(status) || status < 100 || status > 999) throw new RangeError(`Invalid status code: ${status}`)
+    if (typeof reason === 'string') {
+      if (FORBIDDEN_RE.test(reason) || /[\r\n]/.test(reason)) throw new TypeError('Invalid character in reason phrase')
+      this.statusMessage = reason
+    } else {
+      headers = reason
+    }
+    this.statusCode = status
+    if (Array.isArray(headers)) {
+      for (let i = 0; i + 1 < headers.length; i += 2) this.setHeader(headers[i], headers[i + 1])
+    } else if (headers !== undefined) {
+      for (const name of Object.keys(headers)) this.setHeader(name, (headers as Record<string, HeaderValue>)[name])
+    }
+    this.headWritten = true
+    return this
+  }
+
+  // --- Body -----------------------------------------------------------------------------------
+
+  /** Streams a piece of the body. Returns false when the client is behind: wait for 'drain'. */
+  write(chunk: string | Uint8Array): boolean {
+    if (this.ended) throw new Error('write after end')
+    if (this._destroyed) return true
+    const isString = typeof chunk === 'string'
+    const length = isString ? Buffer.byteLength(chunk) : chunk.byteLength
+    if (!this.headFlushed) this.startBody(-1)
+    if (length === 0 || this.framing === NO_BODY) return true
+    return this.sendBody(chunk, length)
+  }
+
+  /** Completes the response, with `body` as its last (or only) piece. */
+  end(body?: string | Uint8Array | (() => void), _encoding?: unknown, _callback?: unknown): this {
+    if (this.ended) return this
+    if (typeof body === 'function') body = undefined
+    if (this._destroyed) {
+      this.ended = true
+      return this
+    }
+    const length = body === undefined ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength
+    if (!this.headFlushed) {
+      const head = this.buildHead(length, true)
+      this.headFlushed = true
+      this.headWritten = true
+      if (this.framing === NO_BODY || length === 0) this.owner.send(this, head, this.headLatin1)
+      else if (typeof body === 'string' && !this.headLatin1) this.owner.send(this, head + body, false)
+      else {
+        this.owner.send(this, head, this.headLatin1)
+        this.owner.send(this, body as string | Uint8Array, false)
+      }
+      this.sentLength = length
+    } else {
+      if (length > 0 && this.framing !== NO_BODY) this.sendBody(body as string | Uint8Array, length)
+      if (this.framing === CHUNKED) this.owner.send(this, LAST_CHUNK, false)
+      else if (this.framing === LENGTH && this.sentLength !== this.declaredLength) this.closeAfter = true
+    }
+    this.ended = true
+    this.owner.finish(this)
+    if (this.listeners !== null) {
+      this.emit('finish')
+      this.emit('close')
+    }
+    return this
+  }
+
+  /** Sends the head for a streamed body (`length` -1: not known yet). */
+  private startBody(length: number): void {
+    const head = this.buildHead(length, false)
+    this.headFlushed = true
+    this.headWritten = true
+    this.owner.send(this, head, this.headLatin1)
+  }
+
+  private sendBody(chunk: string | Uint8Array, length: number): boolean {
+    if (this.framing === CHUNKED) {
+      this.owner.send(this, `${length.toString(16)}\r\n`, false)
+      this.owner.send(this, chunk, false)
+      return this.owner.send(this, CHUNK_END, false)
+    }
+    if (this.framing === LENGTH && this.sentLength + length > this.declaredLength) {
+      throw new Error(`Response body longer than its Content-Length (${this.declaredLength})`)
+    }
+    this.sentLength += length
+    return this.owner.send(this, chunk, false)
+  }
+
+  /**
+   * The status line and header block. `length` is the whole body's size when `complete` (end()
+   * with nothing written before), else -1. Settles the framing and whether the connection closes.
+   */
+  private buildHead(length: number, complete: boolean): string {
+    const status = this.statusCode
+    const req = this.req
+    let head = statusLine(status, this.statusMessage)
+    let hasDate = false
+    let appLength = -1
+    for (let i = 0; i < this.keys.length; i++) {
+      const key = this.keys[i]
+      const value = this.values[i]
+      if (key.length === 10 && key === 'connection') {
+        if (/(?:^|,)\s*close\s*(?:,|$)/i.test(String(value))) this.closeAfter = true
+        continue
+      }
+      if (key.length === 17 && key === 'transfer-encoding') continue // framing is the server's
+      if (key.length === 14 && key === 'content-length') {
+        appLength = Number(value)
+        if (!/^\d+$/.test(String(value)) || !Number.isSafeInteger(appLength)) {
+          throw new Error(`Invalid Content-Length: ${String(value)}`)
+        }
+        continue
+      }
+      if (key.length === 4 && key === 'date') hasDate = true
+      const name = this.names[i]
+      if (typeof value === 'string') head += `${name}: ${value}\r\n`
+      else for (const v of value as readonly string[]) head += `${name}: ${v}\r\n`
+    }
+    if (!hasDate) head += httpDate()
+
+    if (status < 200 || status === 204 || status === 304) {
+      this.framing = NO_BODY
+      if (status === 304 && appLength !== -1) head += `Content-Length: ${appLength}\r\n`
+    } else if (appLength !== -1) {
+      if (complete && req.method !== 'HEAD' && appLength !== length) {
+        throw new Error(`Content-Length ${appLength} does not match the body's ${length} bytes`)
+      }
+      this.framing = req.method === 'HEAD' ? NO_BODY : LENGTH
+      this.declaredLength = appLength
+      head += `Content-Length: ${appLength}\r\n`
+    } else if (complete) {
+      this.framing = req.method === 'HEAD' ? NO_BODY : LENGTH
+      this.declaredLength = length
+      head += `Content-Length: ${length}\r\n`
+    } else if (req.method === 'HEAD') {
+      this.framing = NO_BODY
+    } else if (req.httpVersion === '1.1') {
+      this.framing = CHUNKED
+      head += 'Transfer-Encoding: chunked\r\n'
+    } else {
+      this.framing = UNTIL_CLOSE
+      this.closeAfter = true
+    }
+
+    if (this.closeAfter || !req.head.keepAlive) {
+      this.closeAfter = true
+      head += 'Connection: close\r\n\r\n'
+    } else if (req.httpVersion === '1.0') {
+      head += 'Connection: keep-alive\r\n\r\n'
+    } else {
+      head += '\r\n'
+    }
+    return head
+  }
+
+  /** The connection ends after this response. */
+  get closesConnection(): boolean {
+    return this.closeAfter
+  }
+
+  /** The app failed while handling this exchange. */
+  fail(error: unknown): void {
+    this.owner.appFailed(this, error)
+  }
+
+  /** The connection will close after this response (server shutting down, say). */
+  closeConnection(): void {
+    this.closeAfter = true
+  }
+
+  /** True when no byte of this response has gone out: the status can still be replaced. */
+  get replaceable(): boolean {
+    return !this.headFlushed
+  }
+
+  /** Drops whatever the app set, so an error response can take this one's place. */
+  reset(status: number): void {
+    this.statusCode = status
+    this.statusMessage = undefined
+    this.names = []
+    this.keys = []
+    this.values = []
+    this.headLatin1 = false
+    this.headWritten = false
+  }
+
+  /** The client went away: nothing more will be sent. */
+  destroy(): void {
+    if (this._destroyed) return
+    this._destroyed = true
+    if (!this.ended && this.listeners !== null) this.emit('close')
+  }
+
+  // --- Events: 'drain', 'finish', 'close' (a light emitter: most responses have no listener) --
+
+  on(event: string, listener: Listener): this {
+    const listeners = this.listeners ?? (this.listeners = Object.create(null) as Record<string, Listener[]>)
+    ;(listeners[event] ??= []).push(listener)
+    return this
+  }
+
+  addListener(event: string, listener: Listener): this {
+    return this.on(event, listener)
+  }
+
+  once(event: string, listener: Listener): this {
+    const wrapper: Listener = (...args) => {
+      this.off(event, wrapper)
+      listener(...args)
+    }
+    return this.on(event, wrapper)
+  }
+
+  off(event: string, listener: Listener): this {
+    const list = this.listeners?.[event]
+    if (list !== undefined) {
+      const i = list.indexOf(listener)
+      if (i !== -1) list.splice(i, 1)
+    }
+    return this
+  }
+
+  removeListener(event: string, listener: Listener): this {
+    return this.off(event, listener)
+  }
+
+  emit(event: string, ...args: unknown[]): boolean {
+    const list = this.listeners?.[event]
+    if (list === undefined || list.length === 0) return false
+    for (const listener of list.slice()) listener(...args)
+    return true
+  }
+}

@@ -1,0 +1,169 @@
+// The public library API: createServer(app, options), listen, address, close.
+import net from 'node:net'
+import os from 'node:os'
+import { Connection, type ConnectionSettings } from './connection.js'
+import { Dispatcher } from './dispatch.js'
+import { DEFAULT_LIMITS, type ParserLimits } from './http/parser.js'
+import { now } from './clock.js'
+import { Log } from './log.js'
+import type { App } from './interfaces/native.js'
+
+export type { App } from './interfaces/native.js'
+export type { Request } from './request.js'
+export type { Response } from './response.js'
+export { HttpError } from './http/errors.js'
+export { Log } from './log.js'
+
+export interface ServerOptions extends Partial<ParserLimits> {
+  /** Most app calls in flight at once (default `os.availableParallelism() * 2`). */
+  threads?: number
+  /** Pending-connection queue for listen(); negative or absent: the system's default. */
+  backlog?: number
+  /** Write an access line for every response (default false; the CLI turns it on). */
+  accessLog?: boolean
+  /** Where log lines go (default: a Log on process.stdout and process.stderr). */
+  log?: Log
+  /** Idle keep-alive connections close after this many ms (default 5000). */
+  keepAliveTimeout?: number
+  /**
+   * A request head must arrive whole within this many ms of its first byte, and a new connection
+   * must start its first request within it (default 10000): slow-loris clients are cut off.
+   */
+  headersTimeout?: number
+  /** Most requests in flight on one connection before it stops reading (default 64). */
+  maxPipeline?: number
+  /** App calls waiting for a slot before connections stop reading (default threads * 64). */
+  maxQueued?: number
+}
+
+export interface ServerAddress {
+  address: string
+  port: number
+  family: string
+}
+
+export const DEFAULT_KEEP_ALIVE_TIMEOUT = 5000
+export const DEFAULT_HEADERS_TIMEOUT = 10000
+const LINGER_TIMEOUT = 2000
+const SWEEP_INTERVAL = 1000
+
+/** The default number of app calls in flight: two per core. */
+export function defaultThreads(): number {
+  return os.availableParallelism() * 2
+}
+
+export class Server {
+  readonly threads: number
+  private readonly net: net.Server
+  private readonly settings: ConnectionSettings
+  private readonly connections: Set<Connection>
+  private readonly backlog: number | undefined
+  private sweeper: NodeJS.Timeout | null
+  private closing: Promise<void> | null
+  private allClosed: (() => void) | null
+
+  constructor(app: App, options: ServerOptions = {}) {
+    if (typeof app !== 'function') throw new TypeError('app must be a function (req, res) => ...')
+    const threads = options.threads ?? defaultThreads()
+    if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`threads must be an integer >= 1: ${threads}`)
+    this.threads = threads
+    this.backlog = options.backlog !== undefined && options.backlog >= 0 ? options.backlog : undefined
+    this.connections = new Set()
+    const limits: ParserLimits = {
+      maxRequestLineSize: options.maxRequestLineSize ?? DEFAULT_LIMITS.maxRequestLineSize,
+      maxHeadSize: options.maxHeadSize ?? DEFAULT_LIMITS.maxHeadSize,
+      maxHeaderSize: options.maxHeaderSize ?? DEFAULT_LIMITS.maxHeaderSize,
+      maxHeaderCount: options.maxHeaderCount ?? DEFAULT_LIMITS.maxHeaderCount,
+      maxBodySize: options.maxBodySize ?? DEFAULT_LIMITS.maxBodySize,
+    }
+    this.settings = {
+      limits,
+      dispatcher: new Dispatcher(app, threads, options.maxQueued ?? threads * 64),
+      log: options.log ?? new Log(),
+      accessLog: options.accessLog ?? false,
+      maxPipeline: options.maxPipeline ?? 64,
+      maxQueuedBytes: 64 * 1024,
+      keepAliveTimeout: options.keepAliveTimeout ?? DEFAULT_KEEP_ALIVE_TIMEOUT,
+      headersTimeout: options.headersTimeout ?? DEFAULT_HEADERS_TIMEOUT,
+      lingerTimeout: LINGER_TIMEOUT,
+      closed: (conn) => this.connectionClosed(conn),
+    }
+    this.sweeper = null
+    this.closing = null
+    this.allClosed = null
+    this.net = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket))
+  }
+
+  /** Starts listening; resolves once the socket is bound. */
+  listen(port = 8080, host?: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onError = (error: Error): void => reject(error)
+      this.net.once('error', onError)
+      this.net.listen({ port, host, backlog: this.backlog }, () => {
+        this.net.off('error', onError)
+        this.net.on('error', (error) => this.settings.log.error('Server socket error', error))
+        this.sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL)
+        this.sweeper.unref()
+        resolve()
+      })
+    })
+  }
+
+  address(): ServerAddress {
+    const address = this.net.address()
+    if (address === null || typeof address === 'string') throw new Error('The server is not listening')
+    return { address: address.address, port: address.port, family: address.family }
+  }
+
+  /** Open connections. */
+  get connectionCount(): number {
+    return this.connections.size
+  }
+
+  /**
+   * Graceful close: stop accepting, let requests in flight finish (answered with
+   * `Connection: close`), close idle keep-alive connections; resolves when all are closed.
+   */
+  close(): Promise<void> {
+    if (this.closing !== null) return this.closing
+    this.closing = new Promise<void>((resolve) => {
+      this.allClosed = resolve
+      this.net.close(() => this.checkClosed())
+      for (const conn of this.connections) conn.shutdown()
+    })
+    return this.closing
+  }
+
+  private accept(socket: net.Socket): void {
+    if (this.closing !== null) {
+      socket.destroy()
+      return
+    }
+    this.connections.add(new Connection(socket, this.settings))
+  }
+
+  private connectionClosed(conn: Connection): void {
+    this.connections.delete(conn)
+    if (this.closing !== null) this.checkClosed()
+  }
+
+  private checkClosed(): void {
+    if (this.connections.size > 0 || this.net.listening || this.allClosed === null) return
+    if (this.sweeper !== null) clearInterval(this.sweeper)
+    this.sweeper = null
+    const resolve = this.allClosed
+    this.allClosed = null
+    this.settings.log.flush()
+    resolve()
+  }
+
+  private sweep(): void {
+    const time = now()
+    for (const conn of this.connections) conn.sweep(time)
+  }
+}
+
+/** Creates a server for `app`; call `listen` to start it. */
+export function createServer(app: App, options?: ServerOptions): Server {
+  return new Server(app, options)
+}
