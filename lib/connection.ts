@@ -132,11 +132,16 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
   }
 
   onBody(chunk: Buffer): void {
-    if (!(this.current as Request).push(chunk)) this.pause(UPLOAD)
+    const req = this.current
+    if (req !== null && !req.push(chunk)) this.pause(UPLOAD)
   }
 
   onMessageComplete(): void {
-    ;(this.current as Request).end()
+    // `current` is gone when the exchange was dropped during onRequest (the app answered
+    // synchronously with a response that closes the connection).
+    const req = this.current
+    if (req === null) return
+    req.end()
     this.current = null
     if ((this.pausedFor & UPLOAD) !== 0) this.unpause(UPLOAD)
   }

@@ -406,7 +406,8 @@ export class Parser {
   }
 
   private complete(): void {
-    this.state = this.closeAfter ? DEAD : HEAD
+    // A handler may have stopped the parser during onRequest: it stays stopped.
+    if (this.state !== DEAD) this.state = this.closeAfter ? DEAD : HEAD
     this.handler.onMessageComplete()
   }
 

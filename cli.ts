@@ -1,0 +1,194 @@
+#!/usr/bin/env node
+// The command line: flags -> options -> app -> server. The only place that reads process.argv
+// or calls process.exit. Flags, help and error lines keep the seed's (argparse) contract.
+import { statSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import mri from 'mri'
+import { loadApp, LoadError } from './lib/loader.js'
+import { Log } from './lib/log.js'
+import { createServer, defaultThreads, type App } from './lib/server.js'
+
+const DEFAULT_APP = fileURLToPath(new URL('./fixtures/echo.js', import.meta.url)) + ':app'
+
+interface Options {
+  chdir: string
+  host: string
+  port: number
+  threads: number
+  /** undefined: the system's default. */
+  backlog: number | undefined
+  accessLog: boolean
+  app: string
+}
+
+/** A bad command line: argparse's one line, exit status 2. */
+function usageError(message: string): never {
+  process.stderr.write(`pegasus: error: ${message}\n`)
+  process.exit(2)
+}
+
+function help(cwd: string, threads: number): string {
+  return `usage: pegasus [-h] [--chdir DIR] [--host ADDR] [--port PORT] [--threads INT] [--backlog INT] [MODULE:APP]
+
+A blazingly fast HTTP/1.1 web server.
+
+positional arguments:
+  MODULE:APP     Application to be used. Uses an echo app by default.
+
+options:
+  -h, --help     show this help message and exit
+  --chdir DIR    Change directory. Uses the current working directory by default. [${cwd}]
+  --host ADDR    Address to which the server will bind. [0.0.0.0]
+  --port PORT    Port to which the server will bind. [8080]
+  --threads INT  The maximum number of app calls in flight. Uses os.availableParallelism() * 2 by default. [${threads}]
+  --backlog INT  The maximum number of pending connections before refusing new connections.
+                 If negative, a default reasonable value is chosen by the system. [1024]
+  --no-access-log
+                 Do not log a line for each request.
+`
+}
+
+const VALUE_FLAGS = new Set(['--chdir', '--host', '--port', '--threads', '--backlog'])
+const NEGATIVE_NUMBER = /^-\d+$|^-\d*\.\d+$/
+// What Python's int() takes: surrounding blanks, a sign, `_` between digits.
+const INT = /^\s*[+-]?\d+(?:_\d+)*\s*$/
+
+/**
+ * The flags that take a value, pulled out before mri sees the rest: like argparse they take the
+ * next argument even when it is a negative number (`--backlog -1`), where mri would read a flag,
+ * and an empty value stays empty, where mri would take the argument after it.
+ */
+function takeValues(argv: string[]): { values: Map<string, string>; rest: string[] } {
+  const values = new Map<string, string>()
+  const rest: string[] = []
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]
+    if (arg === '--') {
+      rest.push(...argv.slice(i))
+      break
+    }
+    const eq = arg.indexOf('=')
+    const flag = eq === -1 ? arg : arg.slice(0, eq)
+    if (!VALUE_FLAGS.has(flag)) rest.push(arg)
+    else if (eq !== -1) values.set(flag, arg.slice(eq + 1))
+    else {
+      const value = argv[++i]
+      if (value === undefined || (value.startsWith('-') && !NEGATIVE_NUMBER.test(value))) {
+        usageError(`argument ${flag}: expected one argument`)
+      }
+      values.set(flag, value)
+    }
+  }
+  return { values, rest }
+}
+
+/** The options; prints the help and exits when asked for it. */
+function parseArgs(argv: string[], cwd: string, defaultThreads: number): Options {
+  const { values, rest } = takeValues(argv)
+  const flags = mri(rest, {
+    boolean: ['help', 'access-log'],
+    alias: { h: 'help' },
+    // A default also makes mri know the flag, so `--no-access-log` passes its unknown check.
+    default: { 'access-log': true },
+    unknown: (flag) => usageError(`unrecognized arguments: ${flag}`),
+  })
+  if (flags.help === true) {
+    process.stdout.write(help(cwd, defaultThreads))
+    process.exit(0)
+  }
+  if (flags._.length > 1) usageError(`unrecognized arguments: ${flags._.slice(1).join(' ')}`)
+
+  // Checked in the order the help lists them.
+  const chdir = values.get('--chdir')
+  const threads = values.get('--threads')
+  return {
+    chdir: chdir === undefined ? cwd : directory(chdir, cwd),
+    host: values.get('--host') ?? '0.0.0.0',
+    port: portValue(values.get('--port') ?? '8080'),
+    threads: threads === undefined ? defaultThreads : atLeastOne('--threads', threads),
+    backlog: backlogValue(values.get('--backlog') ?? '1024'),
+    accessLog: flags['access-log'] !== false,
+    app: flags._.length === 0 ? DEFAULT_APP : String(flags._[0]),
+  }
+}
+
+function intValue(flag: string, value: string): number {
+  if (!INT.test(value)) usageError(`argument ${flag}: invalid int value: '${value}'`)
+  return Number(value.replace(/_/g, ''))
+}
+
+function atLeastOne(flag: string, value: string): number {
+  const n = intValue(flag, value)
+  if (n < 1) usageError(`argument ${flag}: The minimum is 1: '${value}'`)
+  return n
+}
+
+/** A negative backlog means the system's default (undefined). */
+function backlogValue(value: string): number | undefined {
+  const n = intValue('--backlog', value)
+  return n < 0 ? undefined : n
+}
+
+function portValue(value: string): number {
+  const port = INT.test(value) ? Number(value.replace(/_/g, '')) : NaN
+  if (!(port >= 0 && port <= 65535)) usageError(`argument --port: Port must be 0-65535: '${value}'`)
+  return port
+}
+
+function directory(value: string, cwd: string): string {
+  const path = resolve(cwd, value)
+  let isDirectory = false
+  try {
+    isDirectory = statSync(path).isDirectory()
+  } catch {
+    // missing or unreadable: reported below
+  }
+  if (!isDirectory) usageError(`argument --chdir: Directory does not exist: '${value}'`)
+  return path
+}
+
+async function main(argv: string[]): Promise<void> {
+  const options = parseArgs(argv, process.cwd(), defaultThreads())
+  process.chdir(options.chdir)
+  const log = new Log()
+  let app: App
+  try {
+    app = await loadApp(options.app, options.chdir)
+  } catch (error) {
+    /* c8 ignore next */
+    if (!(error instanceof LoadError)) throw error
+    log.error(error.message)
+    process.exit(1)
+  }
+
+  const server = createServer(app, {
+    threads: options.threads,
+    backlog: options.backlog,
+    accessLog: options.accessLog,
+    log,
+  })
+  try {
+    await server.listen(options.port, options.host)
+  } catch (error) {
+    // EADDRINUSE, an address that does not resolve: node's message is one line.
+    log.error((error as Error).message)
+    process.exit(1)
+  }
+  const { address, port, family } = server.address()
+  log.info(`Listen at "${family === 'IPv6' ? `[${address}]` : address}:${port}"`)
+  log.info(`Threads: ${options.threads}`)
+
+  // once: a second signal finds no handler and ends the process at once, should close hang.
+  const shutdown = async () => {
+    log.info('Shutting down')
+    await server.close()
+    log.flush()
+    process.exit(0)
+  }
+  process.once('SIGINT', shutdown)
+  process.once('SIGTERM', shutdown)
+}
+
+// A failure other than the ones reported above is a bug: node prints its stack and exits 1.
+await main(process.argv.slice(2))

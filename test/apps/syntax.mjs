@@ -1,0 +1,2 @@
+// A module node cannot parse.
+export const = 1

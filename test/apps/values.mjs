@@ -1,0 +1,2 @@
+// A module without a single function export.
+export const answer = 42

@@ -1,0 +1,299 @@
+// The command line as a user meets it: `node dist/cli.js` spawned as a process (the suite builds
+// dist first), talked to over real sockets with fetch, raw net sockets and curl.
+import t, { type Test } from 'tap'
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { realpathSync } from 'node:fs'
+import { connect, createServer } from 'node:net'
+import { availableParallelism } from 'node:os'
+import { fileURLToPath } from 'node:url'
+
+const root = realpathSync(fileURLToPath(new URL('..', import.meta.url)))
+const cli = `${root}/dist/cli.js`
+const LOCAL = ['--host', '127.0.0.1', '--port', '0']
+const threads = availableParallelism() * 2
+const hasCurl = spawnSync('curl', ['--version']).status === 0
+
+interface Result {
+  status: number | null
+  stdout: string
+  stderr: string
+}
+
+/** Runs the CLI to its end. */
+function run(args: string[], cwd = root): Promise<Result> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [cli, ...args], { cwd })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text))
+    child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text))
+    child.on('close', (status) => resolve({ status, stdout, stderr }))
+  })
+}
+
+/** A CLI process left running: its output so far, and a way to wait for more. */
+class Running {
+  readonly child: ChildProcess
+  stdout = ''
+  stderr = ''
+  /** The exit status, or the signal that ended it. */
+  readonly exited: Promise<number | string | null>
+  private readonly waiters = new Set<() => void>()
+
+  constructor(args: string[], cwd: string) {
+    this.child = spawn(process.execPath, [cli, ...args], { cwd })
+    this.child.stdout?.setEncoding('utf8').on('data', (text: string) => this.output(() => (this.stdout += text)))
+    this.child.stderr?.setEncoding('utf8').on('data', (text: string) => this.output(() => (this.stderr += text)))
+    this.exited = new Promise((resolve) => {
+      this.child.on('close', (status, signal) => {
+        resolve(status ?? signal)
+        this.output(() => {})
+      })
+    })
+  }
+
+  private output(append: () => void): void {
+    append()
+    for (const waiter of this.waiters) waiter()
+  }
+
+  /** Resolves with the first match of `pattern` in stdout; rejects if the process ends first. */
+  waitFor(pattern: RegExp): Promise<RegExpMatchArray> {
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        const match = this.stdout.match(pattern)
+        if (match !== null) {
+          this.waiters.delete(check)
+          resolve(match)
+        } else if (this.child.exitCode !== null || this.child.signalCode !== null) {
+          this.waiters.delete(check)
+          reject(new Error(`exited before ${pattern}; stdout: ${this.stdout}; stderr: ${this.stderr}`))
+        }
+      }
+      this.waiters.add(check)
+      check()
+    })
+  }
+
+  /** Sends `signal` and waits for the process to end. */
+  stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | string | null> {
+    this.child.kill(signal)
+    return this.exited
+  }
+}
+
+/** Starts the CLI and waits for its startup lines; returns it with the base URL. */
+async function start(t: Test, args: string[], cwd = root): Promise<{ cli: Running; base: string; port: number }> {
+  const running = new Running(args, cwd)
+  // SIGTERM, not SIGKILL: a process that ends normally leaves its coverage behind. SIGKILL only
+  // if it hangs, which the shutdown tests below would report.
+  t.teardown(async () => {
+    if (running.child.exitCode !== null || running.child.signalCode !== null) return
+    const hung = setTimeout(() => running.child.kill('SIGKILL'), 5000)
+    await running.stop('SIGTERM')
+    clearTimeout(hung)
+  })
+  const [, port] = await running.waitFor(/^INFO: Listen at "127\.0\.0\.1:(\d+)"\nINFO: Threads: \d+\n/m)
+  return { cli: running, base: `http://127.0.0.1:${port}`, port: Number(port) }
+}
+
+function curl(...args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile('curl', ['--silent', '--show-error', ...args], (error, stdout) => (error ? reject(error) : resolve(stdout)))
+  })
+}
+
+/** One request on its own connection; resolves with the response and the client's port. */
+function raw(port: number, request: string): Promise<{ response: string; localPort: number }> {
+  return new Promise((resolve, reject) => {
+    let response = ''
+    const socket = connect(port, '127.0.0.1', () => socket.end(request))
+    socket.setEncoding('latin1')
+    socket.on('data', (text: string) => (response += text))
+    socket.on('end', () => resolve({ response, localPort: socket.localPort as number }))
+    socket.on('error', reject)
+  })
+}
+
+t.test('-h and --help print the help', async (t) => {
+  const help = `usage: pegasus [-h] [--chdir DIR] [--host ADDR] [--port PORT] [--threads INT] [--backlog INT] [MODULE:APP]
+
+A blazingly fast HTTP/1.1 web server.
+
+positional arguments:
+  MODULE:APP     Application to be used. Uses an echo app by default.
+
+options:
+  -h, --help     show this help message and exit
+  --chdir DIR    Change directory. Uses the current working directory by default. [${root}]
+  --host ADDR    Address to which the server will bind. [0.0.0.0]
+  --port PORT    Port to which the server will bind. [8080]
+  --threads INT  The maximum number of app calls in flight. Uses os.availableParallelism() * 2 by default. [${threads}]
+  --backlog INT  The maximum number of pending connections before refusing new connections.
+                 If negative, a default reasonable value is chosen by the system. [1024]
+  --no-access-log
+                 Do not log a line for each request.
+`
+  for (const flag of ['-h', '--help']) {
+    t.same(await run([flag]), { status: 0, stdout: help, stderr: '' }, flag)
+  }
+  const elsewhere = `${root}/test`
+  t.match((await run(['-h'], elsewhere)).stdout, `by default. [${elsewhere}]\n`, 'the real cwd')
+})
+
+t.test('bad arguments: exit status 2 and one line', async (t) => {
+  const cases: [string[], string][] = [
+    [['--port', '70000'], "argument --port: Port must be 0-65535: '70000'"],
+    [['--port=x'], "argument --port: Port must be 0-65535: 'x'"],
+    [['--port', '80.5'], "argument --port: Port must be 0-65535: '80.5'"],
+    [['--port', '-1'], "argument --port: Port must be 0-65535: '-1'"],
+    [['--threads', '0'], "argument --threads: The minimum is 1: '0'"],
+    [['--threads=-3'], "argument --threads: The minimum is 1: '-3'"],
+    [['--threads', 'x'], "argument --threads: invalid int value: 'x'"],
+    [['--backlog', 'x'], "argument --backlog: invalid int value: 'x'"],
+    [['--backlog='], "argument --backlog: invalid int value: ''"],
+    [['--chdir', '/nope'], "argument --chdir: Directory does not exist: '/nope'"],
+    [['--chdir', 'package.json'], "argument --chdir: Directory does not exist: 'package.json'"],
+    [['--port'], 'argument --port: expected one argument'],
+    [['--host', '--port', '1'], 'argument --host: expected one argument'],
+    [['--foo'], 'unrecognized arguments: --foo'],
+    [['--no-foo'], 'unrecognized arguments: --no-foo'],
+    [['-x'], 'unrecognized arguments: -x'],
+    [['a:app', 'b:app'], 'unrecognized arguments: b:app'],
+    [['a:app', '--', 'b:app', 'c'], 'unrecognized arguments: b:app c'],
+  ]
+  const results = await Promise.all(cases.map(([args]) => run(args)))
+  cases.forEach(([args, line], i) => {
+    t.same(results[i], { status: 2, stdout: '', stderr: `pegasus: error: ${line}\n` }, args.join(' '))
+  })
+})
+
+t.test('an app that cannot be loaded: exit status 1 and one ERROR line', async (t) => {
+  const apps = `${root}/test/apps`
+  const cases: [string, string][] = [
+    ['test/apps/nope:app', `Cannot find module ${apps}/nope (nor with .js, .mjs, .cjs)`],
+    ['test/apps/esm:nope', `Module ${apps}/esm.mjs has no export 'nope'; its function exports: app, default`],
+    ['test/apps/esm:notFunction', `Export 'notFunction' of ${apps}/esm.mjs is not a function but a number (42)`],
+    ['test/apps/throws', `Cannot load module ${apps}/throws.mjs: boom while loading`],
+  ]
+  const results = await Promise.all(cases.map(([spec]) => run([...LOCAL, spec])))
+  cases.forEach(([spec, line], i) => {
+    t.same(results[i], { status: 1, stdout: '', stderr: `ERROR: ${line}\n` }, spec)
+  })
+})
+
+t.test('an address that cannot be listened on: exit status 1 and one ERROR line', async (t) => {
+  const taken = createServer()
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => taken.close())
+  const { port } = taken.address() as { port: number }
+  t.same(await run(['--host', '127.0.0.1', '--port', String(port)]), {
+    status: 1,
+    stdout: '',
+    stderr: `ERROR: listen EADDRINUSE: address already in use 127.0.0.1:${port}\n`,
+  })
+  // 192.0.2.0/24 is TEST-NET-1: never an address of this machine.
+  const result = await run(['--host', '192.0.2.1', '--port', '0'])
+  t.equal(result.status, 1)
+  t.match(result.stderr, /^ERROR: listen EADDRNOTAVAIL: [^\n]*192\.0\.2\.1[^\n]*\n$/)
+})
+
+const curlSkip = hasCurl ? false : 'curl is not installed'
+
+t.test('README: the echo app by default', async (t) => {
+  const { cli, base } = await start(t, LOCAL)
+  const body = '{"foo": "echo", "bar": 69}'
+  const res = await fetch(base, { method: 'POST', body })
+  t.equal(res.status, 200)
+  t.equal(await res.text(), body)
+  t.match(cli.stdout, new RegExp(`^INFO: Listen at "127\\.0\\.0\\.1:\\d+"\nINFO: Threads: ${threads}\n`), 'startup lines')
+  t.test('with curl', { skip: curlSkip }, async (t) => {
+    t.equal(await curl('-X', 'POST', base, '-d', body), body)
+  })
+})
+
+t.test('README: the router app', async (t) => {
+  const { base } = await start(t, [...LOCAL, 'dist/fixtures/router.js:app'])
+  const echoed = '{"body":"Some data","query_params":{"bar":"69","foo":"echo"},"url_params":["a","b","c"]}\n'
+  t.equal(await (await fetch(base)).text(), 'Blazingly Fast!\n')
+  const res = await fetch(`${base}/echo/a/b/c?foo=echo&bar=69`, { method: 'POST', body: 'Some data' })
+  t.equal(await res.text(), echoed)
+  t.test('with curl', { skip: curlSkip }, async (t) => {
+    t.equal(await curl(base), 'Blazingly Fast!\n', 'GET /')
+    t.equal(await curl('-X', 'POST', `${base}/echo/a/b/c?foo=echo&bar=69`, '-d', 'Some data'), echoed, 'POST /echo')
+  })
+})
+
+t.test('access lines go to stdout', async (t) => {
+  const { cli, port } = await start(t, LOCAL)
+  const { response, localPort } = await raw(port, 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi')
+  t.match(response, /^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nhi$/)
+  await cli.waitFor(new RegExp(`^INFO: 127\\.0\\.0\\.1:${localPort} - "POST / HTTP/1\\.1" 200 OK$`, 'm'))
+  t.pass('the access line')
+})
+
+t.test('--no-access-log turns them off', async (t) => {
+  const { cli, base } = await start(t, [...LOCAL, '--no-access-log'])
+  t.equal(await (await fetch(base, { method: 'POST', body: 'x' })).text(), 'x')
+  t.equal(await cli.stop(), 0)
+  t.equal(cli.stdout.replace(/\d+/g, 'N'), 'INFO: Listen at "N.N.N.N:N"\nINFO: Threads: N\nINFO: Shutting down\n', 'no access line')
+  t.equal(cli.stderr, '')
+})
+
+t.test('SIGTERM lets a request in flight finish, then exits 0', async (t) => {
+  const { cli, base } = await start(t, [...LOCAL, 'test/apps/slow.mjs'])
+  const answer = fetch(`${base}/slow`).then((res) => res.text())
+  await cli.waitFor(/^slow: waiting$/m)
+  const exited = cli.stop('SIGTERM')
+  t.equal(await answer, 'finished after SIGTERM\n', 'the response arrives whole')
+  t.equal(await exited, 0)
+  t.match(cli.stdout, /^INFO: Shutting down\n/m)
+  t.match(cli.stdout, /^INFO: 127\.0\.0\.1:\d+ - "GET \/slow HTTP\/1\.1" 200 OK\n/m, 'its access line was flushed')
+})
+
+t.test('SIGINT exits 0 too', async (t) => {
+  const { cli } = await start(t, LOCAL)
+  t.equal(await cli.stop('SIGINT'), 0)
+  t.ok(cli.stdout.endsWith('INFO: Shutting down\n'))
+})
+
+t.test('options take effect', async (t) => {
+  const { cli } = await start(t, ['--host', '127.0.0.1', '--port=0', '--threads', '3', '--backlog', '-1'])
+  t.match(cli.stdout, /\nINFO: Threads: 3\n/)
+  const other = await start(t, ['--host=127.0.0.1', '--port', '0', '--threads=1_0', '--backlog=16'])
+  t.match(other.cli.stdout, /\nINFO: Threads: 10\n/)
+})
+
+t.test('--chdir: MODULE is relative to it', async (t) => {
+  const inApps = await start(t, [...LOCAL, '--chdir', 'test/apps', 'esm:app'])
+  t.equal(await (await fetch(inApps.base)).text(), 'esm app\n')
+  const inTest = await start(t, [...LOCAL, `--chdir=${root}/test`, 'apps/cjs'], `${root}/lib`)
+  t.equal(await (await fetch(inTest.base)).text(), 'cjs default\n')
+})
+
+t.test('ES modules and CommonJS, extension omitted, default export', async (t) => {
+  const cases: [string, string][] = [
+    ['test/apps/esm', 'esm default\n'],
+    ['test/apps/esm.mjs:app', 'esm app\n'],
+    ['test/apps/plain', 'plain js\n'],
+    ['test/apps/cjs.cjs:handler', 'cjs handler\n'],
+    ['test/apps/cjs-object:app', 'cjs object app\n'],
+  ]
+  for (const [spec, body] of cases) {
+    const { base } = await start(t, [...LOCAL, spec])
+    t.equal(await (await fetch(base)).text(), body, spec)
+  }
+})
+
+const probe = createServer()
+const hasIPv6 = await new Promise<boolean>((resolve) => {
+  probe.once('error', () => resolve(false))
+  probe.listen(0, '::1', () => probe.close(() => resolve(true)))
+})
+
+t.test('an IPv6 address is shown in brackets', { skip: hasIPv6 ? false : 'no IPv6 loopback here' }, async (t) => {
+  const running = new Running(['--host', '::1', '--port', '0'], root)
+  const [, port] = await running.waitFor(/^INFO: Listen at "\[::1\]:(\d+)"$/m)
+  t.equal(await (await fetch(`http://[::1]:${port}/`, { method: 'POST', body: 'v6' })).text(), 'v6')
+  t.equal(await running.stop(), 0)
+})
