@@ -41,9 +41,9 @@ export class RequestHead {
       const start = f[i]
       if (f[i + 1] - start !== length) continue
       for (let j = 0; j < length; j++) {
-        const c = data[start + j]
-        const l = lowerName.charCodeAt(j)
-        if (c !== l && (c | 0x20) !== l) continue outer
+        let c = data[start + j]
+        if (c >= 65 && c <= 90) c |= 0x20
+        if (c !== lowerName.charCodeAt(j)) continue outer
       }
       return i >> 2
     }

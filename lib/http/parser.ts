@@ -79,20 +79,36 @@ const DEAD = 14
 // Chunk extensions are kept short: they are only ever skipped.
 const MAX_CHUNK_EXT = 4096
 
-const METHODS: Record<string, string> = {}
-for (const m of ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']) METHODS[m] = m
+// Common methods share one string each instead of a new one per request.
+const METHODS = new Map<string, string>()
+for (const m of ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']) METHODS.set(m, m)
 
 export class Parser {
   private readonly handler: ParserHandler
   private readonly limits: ParserLimits
   private state: number
   private paused: boolean
-  /** Copy of a head's first bytes while the rest has not arrived. */
+  /**
+   * A head's first bytes while the rest has not arrived: a copy, grown by doubling so that a
+   * head trickling in byte by byte costs linear time. Never reused once the head is complete
+   * (the head and body views handed out may point into it).
+   */
   private pending: Buffer | null
-  /** Where the head scan resumes within `pending`: the start of the first incomplete line. */
-  private scanFrom: number
+  private pendingLength: number
+  /** Within the pending head: where the first incomplete line starts. */
+  private lineFrom: number
+  /** Within the pending head: where the search for that line's LF resumes. */
+  private searchFrom: number
   /** Lines of the current head seen so far (request line included). */
   private lines: number
+  /** During execute: the buffer of ours that the data lives in (when a head was pending). */
+  private owned: Buffer | null
+  /** Offset of the first header field from the start of the head. */
+  private fieldsOffset: number
+  // The request line, parsed as soon as it is complete.
+  private method: string
+  private url: string
+  private versionMinor: number
   /** Bytes of body left: in a Content-Length body or in the current chunk. */
   private remaining: number
   private chunkSize: number
@@ -109,8 +125,15 @@ export class Parser {
     this.state = HEAD
     this.paused = false
     this.pending = null
-    this.scanFrom = 0
+    this.pendingLength = 0
+    this.lineFrom = 0
+    this.searchFrom = 0
     this.lines = 0
+    this.owned = null
+    this.fieldsOffset = 0
+    this.method = ''
+    this.url = ''
+    this.versionMinor = 1
     this.remaining = 0
     this.chunkSize = 0
     this.sizeDigits = 0
@@ -155,11 +178,21 @@ export class Parser {
    * paused the parser (then feed the rest again after resume) or the parser is dead.
    */
   execute(chunk: Buffer): number {
+    if (this.paused) return 0
     let data = chunk
     let base = 0
-    if (this.pending !== null) {
-      base = this.pending.length
-      data = Buffer.concat([this.pending, chunk], base + chunk.length)
+    const pending = this.pending
+    if (pending !== null) {
+      base = this.pendingLength
+      const length = base + chunk.length
+      let owned = pending
+      if (length > pending.length) {
+        owned = Buffer.allocUnsafe(Math.max(length, pending.length * 2))
+        pending.copy(owned, 0, 0, base)
+      }
+      chunk.copy(owned, base)
+      data = owned.subarray(0, length)
+      this.owned = owned
       this.pending = null
     }
     try {
@@ -167,6 +200,8 @@ export class Parser {
     } catch (err) {
       this.stop()
       throw err
+    } finally {
+      this.owned = null
     }
   }
 
@@ -212,25 +247,12 @@ export class Parser {
   private head(data: Buffer, start: number): number {
     const limits = this.limits
     let headStart = start
-    let lineStart = start + this.scanFrom
+    let lineStart = start + this.lineFrom
+    let searchFrom = start + this.searchFrom
     for (;;) {
-      const lf = data.indexOf(LF, lineStart)
+      const lf = data.indexOf(LF, searchFrom)
       if (lf === -1) {
-        const size = data.length - headStart
-        if (this.lines === 0 && size > limits.maxRequestLineSize) {
-          throw new HttpError(414, 'Request line too long')
-        }
-        if (size > limits.maxHeadSize) throw new HttpError(431, 'Request header too large')
-        if (this.lines > 0 && data.length - lineStart > limits.maxHeaderSize) {
-          throw new HttpError(431, 'Header field too large')
-        }
-        if (size > 0) {
-          // Copy: the socket's buffer must not be kept alive by a head that may never finish.
-          this.pending = Buffer.from(data.subarray(headStart))
-          this.scanFrom = lineStart - headStart
-        } else {
-          this.scanFrom = 0
-        }
+        this.keepPending(data, headStart, lineStart)
         return -1
       }
       if (lf === lineStart || data[lf - 1] !== CR) throw new HttpError(400, 'Bare LF in request head')
@@ -238,16 +260,19 @@ export class Parser {
       if (this.lines === 0) {
         if (lineLength === 2) {
           // RFC 9112 section 2.2: empty lines before the request line are ignored.
-          headStart = lineStart = lf + 1
+          headStart = lineStart = searchFrom = lf + 1
           continue
         }
         if (lineLength > limits.maxRequestLineSize) throw new HttpError(414, 'Request line too long')
+        this.requestLine(data, lineStart, lf - 1)
       } else if (lineLength === 2) {
         const end = lf + 1
         if (end - headStart > limits.maxHeadSize) throw new HttpError(431, 'Request header too large')
+        const fieldsStart = headStart + this.fieldsOffset
         this.lines = 0
-        this.scanFrom = 0
-        this.parseHead(data, headStart, end)
+        this.lineFrom = 0
+        this.searchFrom = 0
+        this.fields(data, fieldsStart, end)
         return end
       } else if (lineLength > limits.maxHeaderSize) {
         throw new HttpError(431, 'Header field too large')
@@ -255,30 +280,61 @@ export class Parser {
         throw new HttpError(431, 'Too many header fields')
       }
       this.lines++
-      lineStart = lf + 1
+      lineStart = searchFrom = lf + 1
+      if (this.lines === 1) this.fieldsOffset = lineStart - headStart
       if (lineStart - headStart > limits.maxHeadSize) throw new HttpError(431, 'Request header too large')
     }
   }
 
-  /** Validates a complete head (`start` to `end`, the final CRLF included) and emits it. */
-  private parseHead(data: Buffer, start: number, end: number): void {
-    // Request line: method SP request-target SP HTTP-version CRLF (RFC 9112 section 3).
+  /** Keeps the incomplete head (`headStart` on) for the next execute, within the limits. */
+  private keepPending(data: Buffer, headStart: number, lineStart: number): void {
+    const limits = this.limits
+    const size = data.length - headStart
+    if (this.lines === 0 && size > limits.maxRequestLineSize) throw new HttpError(414, 'Request line too long')
+    if (size > limits.maxHeadSize) throw new HttpError(431, 'Request header too large')
+    if (this.lines > 0 && data.length - lineStart > limits.maxHeaderSize) {
+      throw new HttpError(431, 'Header field too large')
+    }
+    this.lineFrom = lineStart - headStart
+    this.searchFrom = size
+    if (size === 0) return
+    let pending = this.owned
+    if (pending !== null && headStart === 0) {
+      // The head is already at the start of a buffer of ours, from which nothing was handed out.
+    } else {
+      // Copy: the socket's buffer must not be kept alive by a head that may never finish.
+      pending = Buffer.allocUnsafe(Math.max(1024, 2 * size))
+      data.copy(pending, 0, headStart)
+    }
+    this.pending = pending
+    this.pendingLength = size
+  }
+
+  /** Parses the request line (`start` to the CR at `cr`): method SP request-target SP HTTP-version. */
+  private requestLine(data: Buffer, start: number, cr: number): void {
     let p = start
     while (TOKEN[data[p]] === 1) p++
     if (p === start || data[p] !== SP) throw new HttpError(400, 'Invalid request method')
     const methodText = data.toString('latin1', start, p)
-    const method = METHODS[methodText] ?? methodText
+    const method = METHODS.get(methodText) ?? methodText
     const targetStart = ++p
     while (TARGET[data[p]] === 1) p++
     if (p === targetStart || data[p] !== SP) {
-      throw new HttpError(400, p === targetStart ? 'Invalid request target' : data[p] === CR ? 'Missing HTTP version' : 'Invalid request target')
+      throw new HttpError(400, p > targetStart && p === cr ? 'Missing HTTP version' : 'Invalid request target')
     }
     const url = data.toString('latin1', targetStart, p)
     p++
-    const versionMinor = this.version(data, p)
-    p += 10 // "HTTP/1.1\r\n"
-    checkTargetForm(method, data, targetStart)
+    if (cr - p !== 8) throw new HttpError(400, 'Invalid HTTP version')
+    this.versionMinor = this.version(data, p)
+    checkTargetForm(method, data, targetStart, p - 1)
+    this.method = method
+    this.url = url
+  }
 
+  /** Parses the header fields (`start` to `end`, the final empty line included) and emits the head. */
+  private fields(data: Buffer, start: number, end: number): void {
+    const versionMinor = this.versionMinor
+    let p = start
     const fields: number[] = []
     let contentLength = -1
     let transferEncoding = false
@@ -312,10 +368,14 @@ export class Parser {
 
       switch (nameEnd - nameStart) {
         case 4:
-          if (nameIs(data, nameStart, HOST)) hosts++
+          if (nameIs(data, nameStart, HOST)) {
+            if (!validHost(data, valueStart, valueEnd)) throw new HttpError(400, 'Invalid Host header')
+            hosts++
+          }
           break
         case 6:
-          if (nameIs(data, nameStart, EXPECT)) {
+          // RFC 9110 section 10.1.1: an HTTP/1.0 request's expectation is ignored.
+          if (versionMinor === 1 && nameIs(data, nameStart, EXPECT)) {
             if (valueStart + 12 === valueEnd && nameIs(data, valueStart, CONTINUE)) expectContinue = true
             else throw new HttpError(417, 'Unsupported expectation')
           }
@@ -371,7 +431,7 @@ export class Parser {
 
     const keepAlive = versionMinor === 1 ? !connectionClose : connectionKeepAlive && !connectionClose
     this.closeAfter = !keepAlive
-    const head = new RequestHead(data, method, url, versionMinor, fields, contentLength, chunked, keepAlive, expectContinue)
+    const head = new RequestHead(data, this.method, this.url, versionMinor, fields, contentLength, chunked, keepAlive, expectContinue)
     this.bodyBytes = 0
     if (chunked) {
       this.state = CHUNK_SIZE
@@ -439,8 +499,8 @@ export class Parser {
           break
         }
         case CHUNK_EXT_BWS:
+          // RFC 9112 section 7.1.1: whitespace after the size only before a `;`.
           if (c === SEMICOLON) this.state = CHUNK_EXT
-          else if (c === CR) this.state = CHUNK_SIZE_LF
           else if (c !== SP && c !== HTAB) throw new HttpError(400, 'Invalid chunk extension')
           if (++this.extBytes > MAX_CHUNK_EXT) throw new HttpError(400, 'Chunk extension too long')
           break
@@ -574,21 +634,57 @@ function parseContentLength(data: Buffer, start: number, end: number): number {
   }
 }
 
-/** RFC 9112 section 3.2: origin-form, absolute-form, or `*` for OPTIONS only. */
-function checkTargetForm(method: string, data: Buffer, at: number): void {
+/** RFC 9112 section 3.2: origin-form, absolute-form, or `*` for OPTIONS only (`at` to `end`). */
+function checkTargetForm(method: string, data: Buffer, at: number, end: number): void {
   if (method === 'CONNECT') throw new HttpError(501, 'CONNECT is not supported')
   const c = data[at]
   if (c === 47) return // '/'
   if (c === 42) {
     // '*'
-    if (method === 'OPTIONS' && data[at + 1] === SP) return
+    if (method === 'OPTIONS' && end === at + 1) return
     throw new HttpError(400, 'Asterisk-form is only allowed with OPTIONS')
   }
-  // absolute-form: scheme "://" (RFC 3986 scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ))
+  // absolute-form: scheme "://" authority (RFC 3986 scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ))
   let p = at
   if (!isAlpha(data[p])) throw new HttpError(400, 'Invalid request target')
   while (isAlpha(data[p]) || (data[p] >= 48 && data[p] <= 57) || data[p] === 43 || data[p] === 45 || data[p] === 46) p++
   if (data[p] !== COLON || data[p + 1] !== 47 || data[p + 2] !== 47) throw new HttpError(400, 'Invalid request target')
+  // RFC 9110 section 4.2: an http(s) URI with an empty host is invalid.
+  p += 3
+  let hostEnd = p
+  while (hostEnd < end && data[hostEnd] !== 47 && data[hostEnd] !== 63 && data[hostEnd] !== 35) hostEnd++
+  const at_ = data.indexOf(64, p) // userinfo@ is not allowed in http(s) URIs either
+  if (hostEnd === p || (at_ !== -1 && at_ < hostEnd) || !validHost(data, p, hostEnd)) {
+    throw new HttpError(400, 'Invalid request target')
+  }
+}
+
+// reg-name characters (RFC 3986 section 3.2.2: unreserved, pct-encoded, sub-delims).
+const REG_NAME = new Uint8Array(256)
+for (const ch of "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~%!$&'()*+,;=") {
+  REG_NAME[ch.charCodeAt(0)] = 1
+}
+
+/**
+ * Host = uri-host [ ":" port ] (RFC 9112 section 3.2): a reg-name or IPv4 address, or an IP
+ * literal in brackets, then an optional port. An empty value is allowed.
+ */
+function validHost(data: Buffer, start: number, end: number): boolean {
+  let p = start
+  if (data[p] === 91) {
+    // '[' IP-literal ']'
+    p++
+    while (p < end && (HEX[data[p]] >= 0 || data[p] === COLON || data[p] === 46 || data[p] === 118 || data[p] === 86)) p++
+    if (p === start + 1 || data[p] !== 93) return false
+    p++
+  } else {
+    while (p < end && REG_NAME[data[p]] === 1) p++
+  }
+  if (p < end && data[p] === COLON) {
+    p++
+    while (p < end && data[p] >= 48 && data[p] <= 57) p++
+  }
+  return p === end
 }
 
 function isAlpha(c: number): boolean {
