@@ -57,6 +57,9 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
   private destroyed: boolean
   private clientEnded: boolean
   private served: number
+  /** advance() is running: a nested call only asks it to go round once more. */
+  private advancing: boolean
+  private advanceAgain: boolean
   private idleSince: number
   private headStartedAt: number
   private endedAt: number
@@ -78,6 +81,8 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
     this.destroyed = false
     this.clientEnded = false
     this.served = 0
+    this.advancing = false
+    this.advanceAgain = false
     this.idleSince = now()
     this.headStartedAt = 0
     this.endedAt = 0
@@ -92,6 +97,8 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
 
   private onData(chunk: Buffer): void {
     if (this.ended) return
+    // A paused socket delivers no data; should one ever arrive, it waits behind the remainder.
+    /* c8 ignore next 4 */
     if (this.remainder !== null) {
       this.remainder = Buffer.concat([this.remainder, chunk])
       return
@@ -118,11 +125,14 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
     this.headStartedAt = 0
     const req = new Request(this, head)
     const res = new Response(this, req)
+    req.response = res
     if (this.closing) res.closeConnection()
     if (this.last === null) this.first = res
     else this.last.next = res
     this.last = res
-    this.current = req
+    // A request without a body is complete before its app runs; one with a body is fed on.
+    if (head.chunked || head.contentLength > 0) this.current = req
+    else req.complete = true
     this.inflight++
     if (!this.settings.dispatcher.push(res)) {
       this.pause(QUEUE)
@@ -137,8 +147,9 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
   }
 
   onMessageComplete(): void {
-    // `current` is gone when the exchange was dropped during onRequest (the app answered
-    // synchronously with a response that closes the connection).
+    // Shutting down: the request that was arriving is the last one read.
+    if (this.closing) this.parser.stop()
+    // No `current` for a request without a body, or when its exchange was dropped meanwhile.
     const req = this.current
     if (req === null) return
     req.end()
@@ -173,9 +184,8 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
   }
 
   bodyWanted(req: Request): void {
-    if (!req.head.expectContinue || req.complete) return
-    const res = this.responseOf(req)
-    if (res !== null && res.expectContinue && res.replaceable) {
+    const res = req.response as Response
+    if (res.expectContinue && !req.complete && res.replaceable) {
       res.expectContinue = false
       this.send(res, CONTINUE, false)
     }
@@ -185,14 +195,10 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
     if (req === this.current) this.unpause(UPLOAD)
   }
 
-  private responseOf(req: Request): Response | null {
-    for (let res = this.first; res !== null; res = res.next) if (res.req === req) return res
-    return null
-  }
-
   private parseFailed(error: unknown): void {
     let httpError: HttpError
     if (error instanceof HttpError) httpError = error
+    /* c8 ignore next 4: only a bug in the parser throws anything else */
     else {
       this.settings.log.error('Parser failure (a bug in Pegasus)', error)
       httpError = new HttpError(500, 'Internal server error')
@@ -203,7 +209,7 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
     if (req !== null) {
       // The request's body is broken: its exchange answers with the error instead.
       req.abort(new Error(`Bad request body: ${httpError.message}`))
-      const res = this.responseOf(req) as Response
+      const res = req.response as Response
       if (res.replaceable && !res.writableEnded) {
         res.failure = httpError
         res.destroy()
@@ -230,7 +236,6 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
   // --- Writing --------------------------------------------------------------------------------
 
   send(res: Response, data: string | Uint8Array, latin1: boolean): boolean {
-    if (this.destroyed) return true
     if (res !== this.first) {
       if (res.queued === null) {
         res.queued = []
@@ -257,42 +262,69 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
   finish(res: Response): void {
     const req = res.req
     if (!req.complete) {
-      // The app answered without reading the whole body. If the client still waits for
-      // `100 Continue` it may never send the body: framing is in doubt, so close.
-      if (res.expectContinue) res.closeConnection()
+      // Answered before the whole body arrived: the rest is read and dropped.
       req.discard()
       if (this.current === req) this.unpause(UPLOAD)
     }
     if (res === this.first) this.advance()
   }
 
-  /** Retires finished exchanges from the front of the line and starts the next one's output. */
+  /**
+   * Retires finished exchanges from the front of the line and starts the next one's output.
+   * Releasing a dispatch slot can run another app call, or resume reading, at once; those may
+   * finish exchanges or add new ones, so a nested call only asks this one to go round again.
+   */
   private advance(): void {
+    if (this.advancing) {
+      this.advanceAgain = true
+      return
+    }
+    this.advancing = true
+    do {
+      this.advanceAgain = false
+      this.retire()
+      if ((this.pausedFor & PIPELINE) !== 0 && this.inflight < this.settings.maxPipeline) this.unpause(PIPELINE)
+    } while (this.advanceAgain)
+    this.advancing = false
+    if (this.first === null && !this.ended && !this.destroyed) {
+      this.idleSince = now()
+      if (this.pendingError !== null) this.writeError(this.pendingError)
+      // A client that half-closed is done once the requests it sent are answered, including
+      // those still unread because reading is paused. (A closing connection ends in retire():
+      // its last exchange carries the close.)
+      else if (this.clientEnded && this.remainder === null) this.end()
+    }
+  }
+
+  private retire(): void {
     let res = this.first
-    while (res !== null && (res.writableEnded || res.failure !== null)) {
-      this.first = res.next
+    while (res !== null && (res.writableEnded || res.failure !== null || res.broken)) {
+      const next = res.next
+      this.first = next
+      if (next === null) this.last = null
       this.inflight--
       if (res.failure !== null) {
         this.writeError(res.failure)
         return
       }
-      this.release(res)
-      this.served++
-      if (this.settings.accessLog) this.logAccess(res)
-      if (res.closesConnection) {
+      if (res.broken) {
+        // Its app failed after output was produced: nothing of it was sent; end here.
         this.end()
         return
       }
+      // The next response's held-back output goes out right behind this one's.
+      if (next !== null && next.queued !== null) this.flushQueued(next)
+      this.served++
+      if (this.settings.accessLog) this.logAccess(res)
+      res.emitFinished()
+      if (res.closesConnection) {
+        this.end()
+        this.release(res)
+        return
+      }
+      this.release(res)
       res = this.first
-      if (res !== null && res.queued !== null) this.flushQueued(res)
     }
-    if (res === null) {
-      this.last = null
-      this.idleSince = now()
-      if (this.pendingError !== null) this.writeError(this.pendingError)
-      else if (this.clientEnded || (this.closing && this.parser.idle)) this.end()
-    }
-    if ((this.pausedFor & PIPELINE) !== 0 && this.inflight < this.settings.maxPipeline) this.unpause(PIPELINE)
   }
 
   private flushQueued(res: Response): void {
@@ -316,8 +348,8 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
     const req = res.req
     const socket = this.socket
     this.settings.log.access(
-      socket.remoteAddress ?? '-',
-      socket.remotePort ?? 0,
+      socket.remoteAddress,
+      socket.remotePort,
       req.method,
       req.url,
       req.httpVersion,
@@ -338,7 +370,7 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
     this.socket.write(head + body)
     if (this.settings.accessLog && error.status !== 408) {
       const socket = this.socket
-      this.settings.log.access(socket.remoteAddress ?? '-', socket.remotePort ?? 0, '-', '-', '1.1', error.status)
+      this.settings.log.access(socket.remoteAddress, socket.remotePort, '-', '-', '1.1', error.status)
     }
     this.end()
   }
@@ -354,8 +386,17 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
       res.reset(500)
       res.setHeader('Content-Type', 'text/plain; charset=utf-8')
       res.end('Internal Server Error\n')
-    } else {
+    } else if (res === this.first) {
+      // Part of the response is out: cut it (an RST, so a close-delimited body is not taken
+      // for a whole one).
       this.destroy()
+    } else {
+      // Its output is still held back: drop it, let the exchanges before it finish, then end.
+      res.queued = null
+      res.queuedLatin1 = null
+      res.broken = true
+      res.destroy()
+      this.release(res)
     }
   }
 
@@ -368,7 +409,14 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
       this.end()
       return
     }
-    for (let res = this.first; res !== null; res = res.next) res.closeConnection()
+    // Requests already read are answered, the last with `Connection: close`. No new request is
+    // read, except one whose head or body is arriving now (onRequest marks that one).
+    if (this.parser.headPending) return
+    if (this.current === null) {
+      this.parser.stop()
+      this.remainder = null
+    }
+    if (this.last !== null) this.last.closeConnection()
   }
 
   /** Ends our side after what was written; anything still in line is dropped. */

@@ -61,8 +61,16 @@ export class Log {
   }
 
   /** `INFO: 127.0.0.1:55058 - "POST / HTTP/1.1" 200 OK` */
-  access(address: string, port: number, method: string, url: string, version: string, status: number): void {
-    this.buffered += `INFO: ${address}:${port} - "${method} ${url} HTTP/${version}" ${status} ${statusText(status)}\n`
+  access(
+    address: string | undefined,
+    port: number | undefined,
+    method: string,
+    url: string,
+    version: string,
+    status: number,
+  ): void {
+    // The peer's address is unknown once its socket is gone.
+    this.buffered += `INFO: ${address ?? '-'}:${port ?? '-'} - "${method} ${url} HTTP/${version}" ${status} ${statusText(status)}\n`
     if (this.buffered.length >= this.flushBytes) this.flush()
     else if (this.timer === null) {
       this.timer = setTimeout(flushLog, this.flushDelay, this)

@@ -2,6 +2,7 @@
 // for) and a body that is buffered or streamed as the app chooses.
 import type { Socket } from 'node:net'
 import type { RequestHead } from './http/head.js'
+import type { Response } from './response.js'
 
 /** What a Request needs from its connection (implemented by Connection). */
 export interface RequestOwner {
@@ -30,6 +31,10 @@ type Waiter = (error: Error | null) => void
 
 const EMPTY = Buffer.alloc(0)
 
+function discardedError(): Error {
+  return new Error('The request body was dropped: the response ended before it was read')
+}
+
 export class Request {
   readonly method: string
   readonly url: string
@@ -37,6 +42,8 @@ export class Request {
   /** Set by the connection: the head this request was parsed from. */
   readonly head: RequestHead
   private readonly owner: RequestOwner
+  /** The response of the same exchange (set by the connection right after both are made). */
+  response: Response | null
   private _headers: Record<string, string> | null
   private _rawHeaders: string[] | null
   private _split: number
@@ -52,6 +59,7 @@ export class Request {
 
   constructor(owner: RequestOwner, head: RequestHead) {
     this.owner = owner
+    this.response = null
     this.head = head
     this.method = head.method
     this.url = head.url
@@ -165,6 +173,7 @@ export class Request {
   body(): Promise<Buffer> {
     if (this.collected !== null) return Promise.resolve(this.collected)
     if (this.mode === BodyMode.Stream) return Promise.reject(new Error('The body is being read as a stream'))
+    if (this.mode === BodyMode.Discard) return Promise.reject(discardedError())
     if (this.complete) return Promise.resolve(this.gather())
     if (this.abortError !== null) return Promise.reject(this.abortError)
     this.mode = BodyMode.Collect
@@ -188,6 +197,7 @@ export class Request {
 
   [Symbol.asyncIterator](): AsyncIterator<Buffer> {
     if (this.mode === BodyMode.Collect || this.collected !== null) throw new Error('The body is being read whole')
+    if (this.mode === BodyMode.Discard) throw discardedError()
     if (this.mode !== BodyMode.Stream) {
       this.mode = BodyMode.Stream
       this.owner.bodyWanted(this)

@@ -51,6 +51,9 @@ export class Response {
   expectContinue: boolean
   /** The request turned out bad while its body arrived: this error is the answer instead. */
   failure: HttpError | null
+  /** The app failed after producing output that was still held back: the connection ends here. */
+  broken: boolean
+  private callbacks: (() => void)[] | null
   private names: string[]
   private keys: string[]
   private values: HeaderValue[]
@@ -78,6 +81,8 @@ export class Response {
     this.release = null
     this.expectContinue = req.head.expectContinue
     this.failure = null
+    this.broken = false
+    this.callbacks = null
     this.names = []
     this.keys = []
     this.values = []
@@ -179,7 +184,7 @@ export class Response {
     if (this.headWritten) throw new Error('writeHead called after the head was sent')
     if (!Number.isInteger(status) || status < 100 || status > 999) throw new RangeError(`Invalid status code: ${status}`)
     if (typeof reason === 'string') {
-      if (FORBIDDEN_RE.test(reason) || /[\r\n]/.test(reason)) throw new TypeError('Invalid character in reason phrase')
+      if (FORBIDDEN_RE.test(reason)) throw new TypeError('Invalid character in reason phrase')
       this.statusMessage = reason
     } else {
       headers = reason
@@ -208,8 +213,11 @@ export class Response {
   }
 
   /** Completes the response, with `body` as its last (or only) piece. */
-  end(body?: string | Uint8Array | (() => void), _encoding?: unknown, _callback?: unknown): this {
+  end(body?: string | Uint8Array | (() => void), encoding?: unknown, callback?: unknown): this {
     if (this.ended) return this
+    // node:http's forms: end(cb), end(body, cb), end(body, encoding, cb).
+    const done = typeof body === 'function' ? body : typeof encoding === 'function' ? encoding : callback
+    if (typeof done === 'function') (this.callbacks ??= []).push(done as () => void)
     if (typeof body === 'function') body = undefined
     if (this._destroyed) {
       this.ended = true
@@ -234,11 +242,16 @@ export class Response {
     }
     this.ended = true
     this.owner.finish(this)
+    return this
+  }
+
+  /** Called by the connection once the whole response has been handed to the socket. */
+  emitFinished(): void {
+    if (this.callbacks !== null) for (const callback of this.callbacks) process.nextTick(callback)
     if (this.listeners !== null) {
       this.emit('finish')
       this.emit('close')
     }
-    return this
   }
 
   /** Sends the head for a streamed body (`length` -1: not known yet). */
@@ -269,7 +282,14 @@ export class Response {
   private buildHead(length: number, complete: boolean): string {
     const status = this.statusCode
     const req = this.req
-    let head = statusLine(status, this.statusMessage)
+    if (!Number.isInteger(status) || status < 100 || status > 999) throw new RangeError(`Invalid status code: ${status}`)
+    const reason = this.statusMessage
+    if (reason !== undefined && UNUSUAL_RE.test(reason)) {
+      // statusMessage may be set directly: it gets the same check as a header value.
+      if (FORBIDDEN_RE.test(reason)) throw new TypeError('Invalid character in reason phrase')
+      this.headLatin1 = true
+    }
+    let head = statusLine(status, reason)
     let hasDate = false
     let appLength = -1
     for (let i = 0; i < this.keys.length; i++) {
@@ -318,6 +338,9 @@ export class Response {
       this.closeAfter = true
     }
 
+    // A client still waiting for `100 Continue` may or may not send the body: framing is in
+    // doubt once the final response goes out without it, so the connection closes.
+    if (this.expectContinue && !req.complete) this.closeAfter = true
     if (this.closeAfter || !req.head.keepAlive) {
       this.closeAfter = true
       head += 'Connection: close\r\n\r\n'

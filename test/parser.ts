@@ -1235,3 +1235,14 @@ t.test('the default limits are the documented ones', async (t) => {
     expectContinue: true,
   })
 })
+
+t.test('absolute-form with any RFC 3986 scheme, and an IP-literal Host', async (t) => {
+  t.equal(only(t, `GET h2c+x-y.z9://example.com/a HTTP/1.1\r\n${HOST}\r\n`).url, 'h2c+x-y.z9://example.com/a')
+  t.equal(only(t, 'GET / HTTP/1.1\r\nHost: [v1.fe80::1]:8080\r\n\r\n').url, '/')
+  t.equal(only(t, 'GET / HTTP/1.1\r\nHost: [V1.2]\r\n\r\n').url, '/')
+  t.equal(only(t, 'GET / HTTP/1.1\r\nHost: [::1]\r\n\r\n').url, '/')
+  for (const host of ['[]', '[::1', '[::1]x', '[g::1]']) {
+    t.equal(statusOf([bytes(`GET / HTTP/1.1\r\nHost: ${host}\r\n\r\n`)]), 400, host)
+  }
+  t.equal(statusOf([bytes(`GET http://user@example.com/ HTTP/1.1\r\n${HOST}\r\n`)]), 400, 'userinfo')
+})

@@ -171,6 +171,7 @@ export class Parser {
   stop(): void {
     this.state = DEAD
     this.pending = null
+    this.owned = null
   }
 
   /**
@@ -195,14 +196,15 @@ export class Parser {
       this.owned = owned
       this.pending = null
     }
+    let consumed: number
     try {
-      return this.run(data, base) - base
+      consumed = this.run(data, base) - base
     } catch (err) {
       this.stop()
       throw err
-    } finally {
-      this.owned = null
     }
+    this.owned = null
+    return consumed
   }
 
   private run(data: Buffer, base: number): number {

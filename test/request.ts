@@ -1,0 +1,583 @@
+// Request: the target, version and headers an app sees, the body read whole or streamed,
+// Expect: 100-continue, and req.signal.
+import t from 'tap'
+import http from 'node:http'
+import { createHash } from 'node:crypto'
+import { RawClient, get, rawRequest } from './helpers/raw.js'
+import { httpRequest, sleep, startServer } from './helpers/server.js'
+import type { Request, Response } from '../lib/server.js'
+
+
+/** Answers with what the app saw of the request, as JSON. */
+function describe(req: Request, res: Response): void {
+  res.setHeader('Content-Type', 'application/json')
+  res.end(
+    JSON.stringify({
+      method: req.method,
+      url: req.url,
+      path: req.path,
+      query: req.query,
+      httpVersion: req.httpVersion,
+      headers: req.headers,
+      rawHeaders: req.rawHeaders,
+      host: req.header('HOST') ?? null,
+      missing: req.header('x-missing') ?? null,
+      remoteAddress: req.remoteAddress,
+      remotePort: req.remotePort,
+    }),
+  )
+}
+
+async function seen(port: number, bytes: string): Promise<Record<string, unknown>> {
+  const { responses, client } = await rawRequest(port, bytes, { responses: 1 })
+  client.destroy()
+  return JSON.parse(responses[0].body.toString()) as Record<string, unknown>
+}
+
+// --- Target -------------------------------------------------------------------------------------
+
+t.test('method, url, path and query (split at the first ?, not decoded)', async (t) => {
+  const s = await startServer(t, describe)
+  let r = await seen(s.port, get('/a%20b/c?x=1&y=%2F?z'))
+  t.equal(r.method, 'GET')
+  t.equal(r.url, '/a%20b/c?x=1&y=%2F?z')
+  t.equal(r.path, '/a%20b/c')
+  t.equal(r.query, 'x=1&y=%2F?z')
+  r = await seen(s.port, get('/plain'))
+  t.equal(r.path, '/plain')
+  t.equal(r.query, '')
+  r = await seen(s.port, get('/empty?'))
+  t.equal(r.path, '/empty')
+  t.equal(r.query, '')
+  r = await seen(s.port, 'PURGE /cache HTTP/1.1\r\nHost: x\r\n\r\n')
+  t.equal(r.method, 'PURGE', 'any token method')
+  r = await seen(s.port, 'OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n')
+  t.equal(r.url, '*')
+  t.equal(r.path, '*')
+  t.equal(r.query, '')
+})
+
+t.test('absolute-form targets give their path', async (t) => {
+  const s = await startServer(t, describe)
+  let r = await seen(s.port, 'GET http://example.com:8080/p/q?k=v HTTP/1.1\r\nHost: example.com:8080\r\n\r\n')
+  t.equal(r.url, 'http://example.com:8080/p/q?k=v')
+  t.equal(r.path, '/p/q')
+  t.equal(r.query, 'k=v')
+  r = await seen(s.port, 'GET https://example.com?only=query HTTP/1.1\r\nHost: example.com\r\n\r\n')
+  t.equal(r.path, '/')
+  t.equal(r.query, 'only=query')
+  r = await seen(s.port, 'GET http://example.com HTTP/1.1\r\nHost: example.com\r\n\r\n')
+  t.equal(r.path, '/')
+})
+
+t.test('httpVersion is 1.1 or 1.0', async (t) => {
+  const s = await startServer(t, describe)
+  t.equal((await seen(s.port, get())).httpVersion, '1.1')
+  t.equal((await seen(s.port, 'GET / HTTP/1.0\r\n\r\n')).httpVersion, '1.0')
+})
+
+// --- Headers ------------------------------------------------------------------------------------
+
+t.test('headers: lower-case names, repeats joined; rawHeaders as received; header() any case', async (t) => {
+  const s = await startServer(t, describe)
+  const r = await seen(
+    s.port,
+    'GET / HTTP/1.1\r\nHost: example.test\r\nX-Multi: one\r\nACCEPT: text/plain\r\nx-multi: two  \r\n' +
+      'Set-Cookie: a=1\r\nSet-Cookie: b=2\r\nX-Empty:\r\nX-Tab:\tvalue\t\r\n\r\n',
+  )
+  t.same(r.headers, {
+    host: 'example.test',
+    'x-multi': 'one, two',
+    accept: 'text/plain',
+    'set-cookie': 'a=1, b=2',
+    'x-empty': '',
+    'x-tab': 'value',
+  })
+  t.same(r.rawHeaders, [
+    'Host', 'example.test',
+    'X-Multi', 'one',
+    'ACCEPT', 'text/plain',
+    'x-multi', 'two',
+    'Set-Cookie', 'a=1',
+    'Set-Cookie', 'b=2',
+    'X-Empty', '',
+    'X-Tab', 'value',
+  ])
+  t.equal(r.host, 'example.test')
+  t.equal(r.missing, null)
+})
+
+t.test('header() joins repeats without building headers, and agrees with headers after', async (t) => {
+  const s = await startServer(t, (req, res) => {
+    const before = [req.header('x-multi'), req.header('X-MULTI'), req.header('accept'), req.header('nope')]
+    const all = req.headers
+    const after = [req.header('X-Multi'), req.header('nope')]
+    res.end(JSON.stringify({ before, after, same: all === req.headers, raw: req.rawHeaders === req.rawHeaders }))
+  })
+  const { responses } = await rawRequest(s.port, get('/', 'X-Multi: 1\r\nAccept: */*\r\nX-MULTI: 2\r\n'), { responses: 1 })
+  t.same(JSON.parse(responses[0].body.toString()), {
+    before: ['1, 2', '1, 2', '*/*', null],
+    after: ['1, 2', null],
+    same: true,
+    raw: true,
+  })
+})
+
+t.test('header values with obs-text are decoded as latin1', async (t) => {
+  const s = await startServer(t, (req, res) => void res.end(JSON.stringify([req.header('x-name'), req.headers['x-name']])))
+  const head = Buffer.concat([Buffer.from('GET / HTTP/1.1\r\nHost: x\r\nX-Name: caf'), Buffer.from([0xe9]), Buffer.from('\r\n\r\n')])
+  const { responses } = await rawRequest(s.port, head, { responses: 1 })
+  t.same(JSON.parse(responses[0].body.toString()), ['café', 'café'])
+})
+
+t.test('remoteAddress and remotePort are the client side of the socket', async (t) => {
+  const s = await startServer(t, describe)
+  const client = await RawClient.connect(s.port)
+  await client.write(get())
+  const [res] = await client.waitForResponses(1)
+  const r = JSON.parse(res.body.toString()) as Record<string, unknown>
+  t.equal(r.remoteAddress, '127.0.0.1')
+  t.equal(r.remotePort, client.socket.localPort)
+  client.destroy()
+})
+
+// --- Body read whole ----------------------------------------------------------------------------
+
+t.test('body() is a zero-copy view when the body arrived in one piece', async (t) => {
+  const s = await startServer(t, async (req, res) => {
+    const body = await req.body()
+    // A view into the received bytes: the head's final CRLFCRLF sits right before it.
+    const before = Buffer.from(body.buffer, body.byteOffset - 4, 4).toString('latin1')
+    res.end(JSON.stringify({ body: body.toString(), before, again: (await req.body()) === body }))
+  })
+  const { responses } = await rawRequest(s.port, 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nhello world', {
+    responses: 1,
+  })
+  t.same(JSON.parse(responses[0].body.toString()), { body: 'hello world', before: '\r\n\r\n', again: true })
+})
+
+t.test('body() joins a body that arrived in pieces', async (t) => {
+  const s = await startServer(t, async (req, res) => void res.end(await req.body()))
+  const client = await RawClient.connect(s.port)
+  await client.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n01')
+  await sleep(20)
+  await client.write('234')
+  await sleep(20)
+  await client.write('56789')
+  const [res] = await client.waitForResponses(1)
+  t.equal(res.body.toString(), '0123456789')
+  client.destroy()
+})
+
+t.test('body() of a request without a body is empty', async (t) => {
+  const s = await startServer(t, async (req, res) => {
+    const body = await req.body()
+    res.end(`${body.length}:${await req.text()}`)
+  })
+  const res = await fetch(s.origin)
+  t.equal(await res.text(), '0:')
+})
+
+t.test('body() read after the whole body arrived', async (t) => {
+  const s = await startServer(t, async (req, res) => {
+    await sleep(50)
+    res.end(await req.body())
+  })
+  const payload = Buffer.alloc(300 * 1024, 'b')
+  const res = await httpRequest(s.origin, { method: 'POST', body: payload })
+  t.equal(res.body.length, payload.length)
+  t.ok(res.body.equals(payload))
+})
+
+t.test('text() and json()', async (t) => {
+  const s = await startServer(t, async (req, res) => {
+    if (req.path === '/text') return void res.end(`[${await req.text()}]`)
+    const data = (await req.json()) as { n: number }
+    res.end(JSON.stringify({ doubled: data.n * 2 }))
+  })
+  const text = await fetch(`${s.origin}/text`, { method: 'POST', body: 'héllo ✓' })
+  t.equal(await text.text(), '[héllo ✓]')
+  const json = await fetch(`${s.origin}/json`, { method: 'POST', body: '{"n":21}', headers: { 'content-type': 'application/json' } })
+  t.same(await json.json(), { doubled: 42 })
+  const bad = await fetch(`${s.origin}/json`, { method: 'POST', body: '{nope' })
+  t.equal(bad.status, 500, 'invalid JSON rejects: the app fails with a 500')
+  await bad.text()
+  t.match(s.errText(), /ERROR: Exception in app for "POST \/json HTTP\/1\.1"\nSyntaxError/)
+})
+
+t.test('a chunked body with extensions and trailers is read whole', async (t) => {
+  const s = await startServer(t, async (req, res) => void res.end(await req.body()))
+  const { responses } = await rawRequest(
+    s.port,
+    'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n' +
+      '4;name=value\r\nWiki\r\n5 ; a=b\r\npedia\r\n0\r\nX-Trailer: yes\r\n\r\n' +
+      get('/next'),
+    { responses: 2 },
+  )
+  t.equal(responses[0].body.toString(), 'Wikipedia')
+  t.equal(responses[1].body.toString(), '', 'the next request parses after the trailers')
+})
+
+// --- Body streamed ------------------------------------------------------------------------------
+
+t.test('for await gets every byte of a multi-MiB chunked upload, in order', async (t) => {
+  const total = 6 * 1024 * 1024
+  const payload = Buffer.alloc(total)
+  for (let i = 0; i < total; i++) payload[i] = (i * 7 + (i >> 12)) & 0xff
+  const s = await startServer(t, async (req, res) => {
+    const hash = createHash('sha256')
+    let length = 0
+    let pieces = 0
+    for await (const chunk of req) {
+      hash.update(chunk)
+      length += chunk.length
+      pieces++
+      if (pieces % 16 === 0) await sleep(1) // a consumer slower than the network
+    }
+    res.end(JSON.stringify({ length, pieces, sha: hash.digest('hex') }))
+  })
+  const body: Buffer[] = []
+  let offset = 0
+  let size = 1000
+  while (offset < total) {
+    body.push(payload.subarray(offset, offset + size))
+    offset += size
+    size = (size * 3 + 777) % 200000 || 1
+  }
+  const res = await httpRequest(s.origin, { method: 'POST', body })
+  const result = JSON.parse(res.body.toString()) as { length: number; pieces: number; sha: string }
+  t.equal(result.length, total)
+  t.equal(result.sha, createHash('sha256').update(payload).digest('hex'), 'same bytes in the same order')
+  t.ok(result.pieces > 1, `streamed in ${result.pieces} pieces`)
+})
+
+t.test('for await hands pieces over as they arrive (before the upload is complete)', async (t) => {
+  const s = await startServer(t, async (req, res) => {
+    res.setHeader('Content-Type', 'text/plain')
+    for await (const chunk of req) res.write(`got ${chunk.toString()};`)
+    res.end('done')
+  })
+  const client = await RawClient.connect(s.port)
+  await client.write('POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\none\r\n')
+  await client.until(() => client.data.includes('got one;'))
+  await client.write('3\r\ntwo\r\n')
+  await client.until(() => client.data.includes('got two;'))
+  await client.write('0\r\n\r\n')
+  const [res] = await client.waitForResponses(1)
+  t.equal(res.body.toString(), 'got one;got two;done')
+  client.destroy()
+})
+
+t.test('body() while streaming and streaming after body() are refused', async (t) => {
+  const s = await startServer(t, async (req, res) => {
+    if (req.path === '/stream-then-body') {
+      const iterator = req[Symbol.asyncIterator]()
+      const first = await iterator.next()
+      const error = await req.body().then(
+        () => 'no error',
+        (e: Error) => e.message,
+      )
+      return void res.end(`${String(first.value)}|${error}`)
+    }
+    const body = await req.body()
+    let error = 'no error'
+    try {
+      req[Symbol.asyncIterator]()
+    } catch (e) {
+      error = (e as Error).message
+    }
+    res.end(`${body.toString()}|${error}`)
+  })
+  const a = await fetch(`${s.origin}/stream-then-body`, { method: 'POST', body: 'abc' })
+  t.equal(await a.text(), 'abc|The body is being read as a stream')
+  const b = await fetch(`${s.origin}/body-then-stream`, { method: 'POST', body: 'xyz' })
+  t.equal(await b.text(), 'xyz|The body is being read whole')
+})
+
+t.test('an app that stops reading early or ignores a large body: the rest is discarded', async (t) => {
+  const s = await startServer(t, async (req, res) => {
+    if (req.path === '/partial') {
+      for await (const chunk of req) {
+        res.end(`first piece ${chunk.length > 0}`)
+        break
+      }
+      return
+    }
+    if (req.path === '/ignore') return void res.end('ignored')
+    res.end(`next ${(await req.body()).length}`)
+  })
+  const big = 'x'.repeat(512 * 1024)
+  const client = await RawClient.connect(s.port)
+  await client.write(`POST /ignore HTTP/1.1\r\nHost: x\r\nContent-Length: ${big.length}\r\n\r\n${big}`)
+  await client.write(`POST /partial HTTP/1.1\r\nHost: x\r\nContent-Length: ${big.length}\r\n\r\n${big}`)
+  await client.write('POST /next HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc')
+  const responses = await client.waitForResponses(3)
+  t.same(
+    responses.map((r) => r.body.toString()),
+    ['ignored', 'first piece true', 'next 3'],
+  )
+  t.notOk(client.closed, 'the connection is kept: the bodies were framed')
+  client.destroy()
+})
+
+t.test('an unread upload pauses reading and resumes when the app reads it', async (t) => {
+  const total = 2 * 1024 * 1024
+  const s = await startServer(t, async (req, res) => {
+    await sleep(150) // the upload piles up unread meanwhile
+    const body = await req.body()
+    res.end(String(body.length))
+  })
+  const res = await httpRequest(s.origin, { method: 'POST', body: Buffer.alloc(total, 'u') })
+  t.equal(res.body.toString(), String(total))
+})
+
+t.test('an unread body that fills the buffer as it completes is still read whole', async (t) => {
+  const s = await startServer(t, async (req, res) => {
+    await sleep(80)
+    res.end(String((await req.body()).length))
+  })
+  const client = await RawClient.connect(s.port)
+  await client.write(`POST / HTTP/1.1\r\nHost: x\r\nContent-Length: ${70 * 1024}\r\n\r\n${'f'.repeat(60 * 1024)}`)
+  await sleep(30)
+  // The last piece takes the unread body past the 64 KiB mark just as it completes.
+  await client.write('f'.repeat(10 * 1024) + get('/next'))
+  const responses = await client.waitForResponses(2)
+  t.same(
+    responses.map((r) => r.body.toString()),
+    [String(70 * 1024), '0'],
+  )
+  client.destroy()
+})
+
+t.test('for await rejects when the client goes away mid-upload', async (t) => {
+  let resolveResult!: (v: unknown) => void
+  const result = new Promise((r) => (resolveResult = r))
+  const s = await startServer(t, async (req, res) => {
+    const pieces: string[] = []
+    let error = ''
+    try {
+      for await (const chunk of req) pieces.push(chunk.toString())
+    } catch (e) {
+      error = (e as Error).message
+    }
+    const again = await req[Symbol.asyncIterator]()
+      .next()
+      .then(
+        () => 'resolved',
+        (e: Error) => e.message,
+      )
+    resolveResult({ pieces, error, again, aborted: req.signal.aborted })
+    res.end()
+  })
+  const client = await RawClient.connect(s.port)
+  await client.write('POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n')
+  await sleep(30)
+  client.socket.resetAndDestroy()
+  t.same(await result, { pieces: ['first'], error: 'Client disconnected', again: 'Client disconnected', aborted: true })
+})
+
+t.test('reading the body after the response ended never yields a truncated body', async (t) => {
+  let resolveBody!: (v: string) => void
+  const late = new Promise<string>((r) => (resolveBody = r))
+  const s = await startServer(t, async (req, res) => {
+    await sleep(30)
+    res.end('answered before reading')
+    await sleep(50)
+    resolveBody(await req.body().then((body) => `resolved ${body.toString()}`, (e: Error) => `rejected ${e.message}`))
+  })
+  const client = await RawClient.connect(s.port)
+  await client.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabcde')
+  await client.waitForResponses(1)
+  await sleep(100)
+  await client.write('fghij')
+  const result = await Promise.race([late, sleep(1000).then(() => 'pending')])
+  t.not(result, 'resolved fghij', 'not the tail of the body')
+  t.match(result, /^(resolved abcdefghij|rejected )/)
+  client.destroy()
+})
+
+// --- Expect: 100-continue -----------------------------------------------------------------------
+
+t.test('Expect: 100-continue: 100 is sent when the app starts reading, then the response', async (t) => {
+  let reading = false
+  const s = await startServer(t, async (req, res) => {
+    await sleep(80)
+    reading = true
+    const body = await req.text()
+    res.end(`got ${body}`)
+  })
+  const client = await RawClient.connect(s.port)
+  await client.write('POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n')
+  await sleep(40)
+  t.equal(client.data.length, 0, 'nothing before the app reads')
+  t.notOk(reading)
+  let responses = await client.waitForResponses(1)
+  t.equal(client.data.toString(), 'HTTP/1.1 100 Continue\r\n\r\n')
+  t.equal(responses[0].statusCode, 100)
+  await client.write('ping')
+  responses = await client.waitForResponses(2)
+  t.equal(responses[1].statusCode, 200)
+  t.equal(responses[1].body.toString(), 'got ping')
+  t.equal(responses[1].headers.connection, undefined)
+  await client.write(get('/again'))
+  responses = await client.waitForResponses(3)
+  t.equal(responses[2].statusCode, 200, 'the connection is kept')
+  client.destroy()
+})
+
+t.test('Expect: 100-continue with for await, through node:http', async (t) => {
+  const s = await startServer(t, async (req, res) => {
+    const pieces: string[] = []
+    for await (const chunk of req) pieces.push(chunk.toString())
+    res.end(pieces.join(''))
+  })
+  const reply = await new Promise<{ continued: boolean; body: string }>((resolve, reject) => {
+    let continued = false
+    const req = http.request(s.origin, {
+      method: 'POST',
+      headers: { Expect: '100-continue', 'Content-Length': 5 },
+    })
+    req.on('continue', () => {
+      continued = true
+      req.end('hello')
+    })
+    req.on('response', (res) => {
+      let body = ''
+      res.on('data', (chunk) => (body += chunk))
+      res.on('end', () => resolve({ continued, body }))
+    })
+    req.on('error', reject)
+  })
+  t.same(reply, { continued: true, body: 'hello' })
+})
+
+t.test('Expect: 100-continue answered without reading the body: no 100, and the connection closes', async (t) => {
+  const s = await startServer(t, async (_req, res) => {
+    await sleep(10)
+    res.statusCode = 413
+    res.end('too big for me')
+  })
+  const { data, responses, closed } = await rawRequest(
+    s.port,
+    'POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 100000\r\n\r\n',
+  )
+  t.ok(closed, 'the connection closes (the client may or may not send the body)')
+  t.notMatch(data.toString(), /100 Continue/)
+  t.equal(responses.length, 1)
+  t.equal(responses[0].statusCode, 413)
+  t.equal(responses[0].body.toString(), 'too big for me')
+})
+
+t.test('Expect: 100-continue answered without reading says Connection: close', async (t) => {
+  const s = await startServer(t, async (_req, res) => {
+    await sleep(10)
+    res.statusCode = 413
+    res.end('too big for me')
+  })
+  const { responses } = await rawRequest(s.port, 'POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 10\r\n\r\n')
+  t.equal(responses[0].statusCode, 413)
+  t.equal(responses[0].headers.connection, 'close')
+})
+
+t.test('Expect: 100-continue: reading the body after answering sends no 100', async (t) => {
+  let bodyResult: unknown
+  const s = await startServer(t, async (req, res) => {
+    res.statusCode = 417
+    res.end('answered first')
+    bodyResult = await req.body().then(
+      (body) => body.length,
+      (e: Error) => e.message,
+    )
+  })
+  const { data, responses } = await rawRequest(s.port, 'PUT / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n')
+  t.notMatch(data.toString(), /100 Continue/)
+  t.equal(responses[0].statusCode, 417)
+  await sleep(20)
+  t.match(bodyResult, /dropped: the response ended before it was read/, 'reading after the answer fails: the body is dropped')
+})
+
+t.test('Expect: 100-continue in an HTTP/1.0 request is ignored (RFC 9110 10.1.1)', async (t) => {
+  const s = await startServer(t, async (req, res) => void res.end(`got ${await req.text()}`))
+  const client = await RawClient.connect(s.port)
+  await client.write('POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n')
+  await sleep(50)
+  t.equal(client.data.length, 0, 'no 100 Continue for HTTP/1.0')
+  await client.write('ping')
+  await client.waitForClose()
+  const responses = client.responses()
+  t.equal(responses.length, 1)
+  t.equal(responses[0].body.toString(), 'got ping')
+})
+
+t.test('Expect: 100-continue on a pipelined request: the 100 waits for the earlier response', async (t) => {
+  const s = await startServer(t, async (req, res) => {
+    if (req.path === '/slow') {
+      await sleep(60)
+      return void res.end('slow')
+    }
+    res.end(`echo ${await req.text()}`)
+  })
+  const client = await RawClient.connect(s.port)
+  await client.write(get('/slow') + 'POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n')
+  let responses = await client.waitForResponses(2)
+  t.same(
+    responses.map((r) => r.statusCode),
+    [200, 100],
+  )
+  await client.write('hi')
+  responses = await client.waitForResponses(3)
+  t.equal(responses[2].body.toString(), 'echo hi')
+  client.destroy()
+})
+
+t.test('Expect: 100-continue on a request without a body', async (t) => {
+  const s = await startServer(t, async (req, res) => {
+    if (req.path === '/sync') return void res.end('no body read')
+    res.end(`len ${(await req.body()).length}`)
+  })
+  const client = await RawClient.connect(s.port)
+  await client.write('POST /read HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 0\r\n\r\n')
+  await client.until(() => client.responses().some((r) => r.statusCode === 200))
+  // RFC 9110 15.2.1: the server MAY omit the 100 when the framing says there is no content.
+  const final = client.responses().filter((r) => r.statusCode >= 200)
+  t.equal(final[0].body.toString(), 'len 0')
+  t.notOk(client.closed)
+  await client.write('GET /sync HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n\r\n')
+  await client.until(() => client.responses().filter((r) => r.statusCode >= 200).length === 2 || client.closed)
+  const second = client.responses().filter((r) => r.statusCode >= 200)[1]
+  t.equal(second?.body.toString(), 'no body read')
+  t.equal(s.errText(), '')
+  client.destroy()
+})
+
+// --- Signal -------------------------------------------------------------------------------------
+
+t.test('req.signal does not fire for a completed exchange; aborted is false', async (t) => {
+  let result: unknown
+  const s = await startServer(t, async (req, res) => {
+    const signal = req.signal
+    await sleep(5)
+    res.end('ok')
+    await sleep(5)
+    result = { aborted: signal.aborted, flag: req.aborted }
+  })
+  const res = await fetch(s.origin)
+  await res.text()
+  await sleep(30)
+  t.same(result, { aborted: false, flag: false })
+})
+
+t.test('req.signal read after the client went away is already aborted', async (t) => {
+  let resolveResult!: (v: unknown) => void
+  const result = new Promise((r) => (resolveResult = r))
+  const s = await startServer(t, async (req, res) => {
+    await sleep(100)
+    resolveResult({ aborted: req.aborted, signal: req.signal.aborted, body: await req.body().then(() => 'ok', (e: Error) => e.message) })
+    res.end()
+  })
+  const client = await RawClient.connect(s.port)
+  await client.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc')
+  await sleep(20)
+  client.socket.resetAndDestroy()
+  t.same(await result, { aborted: true, signal: true, body: 'Client disconnected' })
+})
