@@ -97,6 +97,16 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
 
   private onData(chunk: Buffer): void {
     if (this.ended) return
+    // Responses made while this chunk is parsed (synchronous apps, pipelining) leave in one
+    // write when it is done. (An uncork scheduled by send() has always run by now: ticks run
+    // before the next I/O callback.)
+    this.corked = true
+    this.socket.cork()
+    this.feedChunk(chunk)
+    this.uncork()
+  }
+
+  private feedChunk(chunk: Buffer): void {
     // A paused socket delivers no data; should one ever arrive, it waits behind the remainder.
     /* c8 ignore next 4 */
     if (this.remainder !== null) {
