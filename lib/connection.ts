@@ -47,7 +47,14 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
   /** Bytes received but not parsed while reading is paused. */
   private remainder: Buffer | null
   private pausedFor: number
-  private corked: boolean
+  /**
+   * Output waiting to be written: everything sent while a chunk is parsed, or within one tick,
+   * leaves in one write (a writev when there are several pieces).
+   */
+  private readonly out: (string | Uint8Array)[]
+  private outBytes: number
+  /** A flush is due: at the end of onData, or at the next tick. */
+  private batching: boolean
   /** Error response owed once the exchanges before it are done. */
   private pendingError: HttpError | null
   /** No new exchanges: close once the in-flight ones are done. */
@@ -74,7 +81,9 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
     this.current = null
     this.remainder = null
     this.pausedFor = 0
-    this.corked = false
+    this.out = []
+    this.outBytes = 0
+    this.batching = false
     this.pendingError = null
     this.closing = false
     this.ended = false
@@ -98,12 +107,12 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
   private onData(chunk: Buffer): void {
     if (this.ended) return
     // Responses made while this chunk is parsed (synchronous apps, pipelining) leave in one
-    // write when it is done. (An uncork scheduled by send() has always run by now: ticks run
+    // write when it is done. (A flush scheduled by send() has always run by now: ticks run
     // before the next I/O callback.)
-    this.corked = true
-    this.socket.cork()
+    this.batching = true
     this.feedChunk(chunk)
-    this.uncork()
+    this.batching = false
+    this.flush()
   }
 
   private feedChunk(chunk: Buffer): void {
@@ -246,27 +255,50 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
   // --- Writing --------------------------------------------------------------------------------
 
   send(res: Response, data: string | Uint8Array, latin1: boolean): boolean {
+    // Held-back and batched output is kept as UTF-8 strings and bytes only.
+    if (latin1) data = Buffer.from(data as string, 'latin1')
     if (res !== this.first) {
-      if (res.queued === null) {
-        res.queued = []
-        res.queuedLatin1 = []
-      }
+      if (res.queued === null) res.queued = []
       res.queued.push(data)
-      ;(res.queuedLatin1 as boolean[]).push(latin1)
       res.queuedBytes += data.length
       return res.queuedBytes < this.settings.maxQueuedBytes
     }
-    if (!this.corked) {
-      this.corked = true
-      this.socket.cork()
-      process.nextTick(uncork, this)
+    if (!this.batching) {
+      this.batching = true
+      process.nextTick(flushLater, this)
     }
-    return latin1 ? this.socket.write(data as string, 'latin1') : this.socket.write(data)
+    this.out.push(data)
+    this.outBytes += data.length
+    // Past the socket's high-water mark the bytes go out now, so that write() reports
+    // backpressure exactly when the socket will emit 'drain'.
+    if (this.outBytes >= this.socket.writableHighWaterMark) return this.flush()
+    return !this.socket.writableNeedDrain
   }
 
-  uncork(): void {
-    this.corked = false
-    this.socket.uncork()
+  /** The flush scheduled by send() outside onData. */
+  flushLater(): void {
+    this.batching = false
+    if (!this.destroyed) this.flush()
+  }
+
+  /** Writes the batched output; returns what the socket's write returned. */
+  flush(): boolean {
+    const out = this.out
+    const socket = this.socket
+    if (out.length === 1) {
+      const ok = socket.write(out[0])
+      out.length = 0
+      this.outBytes = 0
+      return ok
+    }
+    if (out.length === 0) return !socket.writableNeedDrain
+    socket.cork()
+    let ok = true
+    for (let i = 0; i < out.length; i++) ok = socket.write(out[i])
+    socket.uncork()
+    out.length = 0
+    this.outBytes = 0
+    return ok
   }
 
   finish(res: Response): void {
@@ -339,13 +371,11 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
 
   private flushQueued(res: Response): void {
     const queued = res.queued as (string | Uint8Array)[]
-    const latin1 = res.queuedLatin1 as boolean[]
     const wasFull = res.queuedBytes >= this.settings.maxQueuedBytes
     res.queued = null
-    res.queuedLatin1 = null
     res.queuedBytes = 0
     let ok = true
-    for (let i = 0; i < queued.length; i++) ok = this.send(res, queued[i], latin1[i])
+    for (let i = 0; i < queued.length; i++) ok = this.send(res, queued[i], false)
     if (wasFull && ok && !res.writableEnded) res.emit('drain')
   }
 
@@ -377,7 +407,8 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
       `Content-Length: ${Buffer.byteLength(body)}\r\n` +
       httpDate() +
       'Connection: close\r\n\r\n'
-    this.socket.write(head + body)
+    this.out.push(head + body)
+    this.flush()
     if (this.settings.accessLog && error.status !== 408) {
       const socket = this.socket
       this.settings.log.access(socket.remoteAddress, socket.remotePort, '-', '-', '1.1', error.status)
@@ -403,7 +434,6 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
     } else {
       // Its output is still held back: drop it, let the exchanges before it finish, then end.
       res.queued = null
-      res.queuedLatin1 = null
       res.broken = true
       res.destroy()
       this.release(res)
@@ -437,14 +467,11 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
     this.parser.stop()
     this.remainder = null
     this.dropExchanges(new Error('Connection closed'))
-    if (this.clientEnded) {
-      this.socket.end()
-      return
-    }
+    this.flush()
     this.socket.end()
     // Keep reading (and dropping) until the client closes, so it is not sent an RST that
     // could destroy the response it has not read yet.
-    if (this.pausedFor !== 0) {
+    if (!this.clientEnded && this.pausedFor !== 0) {
       this.pausedFor = 0
       this.socket.resume()
     }
@@ -510,8 +537,8 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
   }
 }
 
-function uncork(conn: Connection): void {
-  conn.uncork()
+function flushLater(conn: Connection): void {
+  conn.flushLater()
 }
 
 function ignore(): void {}

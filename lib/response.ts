@@ -56,7 +56,6 @@ export class Response {
   next: Response | null
   /** Output held back while an earlier response on the connection is still going. */
   queued: (string | Uint8Array)[] | null
-  queuedLatin1: boolean[] | null
   queuedBytes: number
   /** Release of this exchange's dispatch slot; null once released. */
   release: (() => void) | null
@@ -89,7 +88,6 @@ export class Response {
     this.owner = owner
     this.next = null
     this.queued = null
-    this.queuedLatin1 = null
     this.queuedBytes = 0
     this.release = null
     this.expectContinue = req.head.expectContinue
