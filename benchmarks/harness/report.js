@@ -1,0 +1,245 @@
+// The results as people read them: Markdown tables, an SVG bar chart drawn here, and JSON.
+
+const MiB = 1024 * 1024
+
+const TITLES = {
+  hello: 'hello: GET /, wrk -t1 -c100',
+  seed: "seed: the seed's wrk -t4 -c400, GET /",
+  echo: 'echo: POST /echo/a/b/c?foo=echo&bar=69, 1 KiB body',
+  pipelined: 'pipelined: GET /, 16 in flight per connection, -t1 -c100',
+  'access-log': 'access-log: Pegasus, hello load, access log on (to /dev/null) vs off',
+  idle: 'idle: keep-alive connections, each after one GET /',
+  streaming: 'streaming: one 100 MiB response to a slow reader',
+}
+
+export function title(name) {
+  return TITLES[name] ?? name
+}
+
+// --- numbers ------------------------------------------------------------------------------------
+
+const int = (n) => Math.round(n).toLocaleString('en-US')
+const ratio = (r) => (r === null || r === undefined ? '–' : `${r.toFixed(2)}×`)
+const mib = (bytes) => (bytes === null ? '–' : `${(bytes / MiB).toFixed(1)} MiB`)
+
+function ms(value) {
+  if (value === null || value === undefined) return '–'
+  if (value >= 1000) return `${(value / 1000).toFixed(2)} s`
+  return `${value < 10 ? value.toFixed(2) : value.toFixed(1)} ms`
+}
+
+function kib(bytes) {
+  if (bytes === null || bytes === undefined) return '–'
+  return `${(bytes / 1024).toFixed(1)} KiB`
+}
+
+/** The worst round's errors, spelled out when there are any. */
+function errors(row) {
+  const worst = row.runs.reduce((a, b) => (b.errorCount > a.errorCount ? b : a))
+  if (worst.errorCount === 0) return '0'
+  const parts = Object.entries(worst.errors).filter(([, n]) => n > 0).map(([kind, n]) => `${kind} ${int(n)}`)
+  return `${int(worst.errorCount)} (${parts.join(', ')})`
+}
+
+function cell(text) {
+  return String(text).replace(/\|/g, '\\|').replace(/\n/g, ' ')
+}
+
+function note(row) {
+  if (row.status === 'ok') return row.note
+  return `${row.status}: ${row.note}`
+}
+
+function table(header, lines) {
+  const out = [`| ${header.join(' | ')} |`, `|${header.map((h, i) => (i < 2 || h === 'note' ? '---' : '---:')).join('|')}|`]
+  for (const line of lines) out.push(`| ${line.map(cell).join(' | ')} |`)
+  return out.join('\n')
+}
+
+// --- tables -------------------------------------------------------------------------------------
+
+function throughputTable(results) {
+  const header = ['scenario', 'server', 'req/s', '× node:http', 'p50', 'p99', 'errors + timeouts (worst round)', 'peak RSS', 'CPU / 1k req', 'CPU × node:http', 'note']
+  const lines = []
+  for (const scenario of results.filter((s) => s.kind === 'throughput')) {
+    const suffix = scenario.baseline === 'node-http' ? '' : ' log off'
+    for (const row of scenario.rows) {
+      if (row.median === null) {
+        lines.push([scenario.name, row.label, '–', '–', '–', '–', '–', '–', '–', '–', note(row)])
+        continue
+      }
+      const m = row.median
+      lines.push([
+        scenario.name,
+        row.label,
+        int(m.rps),
+        row.ratio ? `${ratio(row.ratio.rps)}${suffix}` : '–',
+        ms(m.p50),
+        ms(m.p99),
+        errors(row),
+        mib(m.peakRss),
+        ms(m.cpuPer1k),
+        row.ratio ? `${ratio(row.ratio.cpuPer1k)}${suffix}` : '–',
+        note(row),
+      ])
+    }
+  }
+  return lines.length === 0 ? '' : table(header, lines)
+}
+
+function idleTable(scenario) {
+  const header = ['server', 'connections held', 'RSS before', 'RSS with them', 'RSS / connection', '× node:http', 'note']
+  const lines = scenario.rows.map((row) => {
+    if (row.median === null) return [row.label, '–', '–', '–', '–', '–', note(row)]
+    const m = row.median
+    return [row.label, `${int(m.held)} of ${int(scenario.load.connections)}`, mib(m.rssBefore), mib(m.rssWith), kib(m.perConnection), ratio(row.ratio?.perConnection), note(row)]
+  })
+  return table(header, lines)
+}
+
+function streamingTable(scenario) {
+  const header = ['server', 'time', 'MiB/s', 'RSS before', 'peak RSS', 'peak × node:http', 'CPU', 'note']
+  const lines = scenario.rows.map((row) => {
+    if (row.median === null) return [row.label, '–', '–', '–', '–', '–', '–', note(row)]
+    const m = row.median
+    return [row.label, ms(m.ms), (scenario.load.bytes / MiB / (m.ms / 1000)).toFixed(0), mib(m.rssBefore), mib(m.peakRss), ratio(row.ratio?.peakRss), ms(m.cpuMs), note(row)]
+  })
+  return table(header, lines)
+}
+
+export function machineLines(report) {
+  const { machine, versions } = report
+  const lines = [
+    `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB; ${machine.os}; Node.js ${machine.node}; ${machine.wrk}.`,
+  ]
+  if (versions.length > 0) lines.push(`Servers: ${versions.join('; ')}.`)
+  return lines
+}
+
+/** The whole Markdown report: machine, run, then one table per kind of scenario. */
+export function markdown(report, { machine = true } = {}) {
+  const { options, results } = report
+  const out = machine ? machineLines(report).flatMap((line) => [line, '']) : []
+  out.push(
+    `Run: ${report.started}, ${options.rounds} rounds (servers alternate A B … A B …, medians quoted), ` +
+      `${options.quick ? '--quick' : 'full'} durations; ${report.elapsedSeconds} s in all. ` +
+      'Load generator and servers share the cores (nothing pinned): compare ratios from the same run.',
+  )
+  const wrkScenarios = results.filter((s) => s.kind === 'throughput')
+  if (wrkScenarios.length > 0) {
+    out.push('', '### Throughput (wrk)', '')
+    for (const s of wrkScenarios) out.push(`- ${title(s.name)}, ${s.load.seconds} s a run`)
+    out.push(
+      '',
+      throughputTable(results),
+      '',
+      'Ratios: per round to node:http (access-log: to Pegasus with its log off), median over rounds. ' +
+        'CPU: user+system time of the server\'s processes (/proc) over the run, per 1,000 requests. ' +
+        "Peak RSS: the server's process tree, sampled every 100 ms." +
+        (wrkScenarios.some((s) => s.rows.some((r) => r.runs.some((run) => run.p99 === null)))
+          ? ' p99 of the rounds where wrk gave one: under pipelining it prints 0 (its latency correction), shown as –.'
+          : ''),
+    )
+  }
+  for (const s of results.filter((r) => r.kind === 'idle')) {
+    out.push('', `### ${title(s.name)} (${int(s.load.connections)})`, '', idleTable(s), '',
+      'RSS / connection = (RSS with the connections - RSS before) / connections held; RSS is the median of five samples.')
+  }
+  for (const s of results.filter((r) => r.kind === 'streaming')) {
+    out.push('', `### ${title(s.name)}`, '', streamingTable(s), '',
+      'The reader takes 64 KiB, then pauses 1 ms; peak RSS of the server while it streams.')
+  }
+  return out.join('\n') + '\n'
+}
+
+// --- chart ----------------------------------------------------------------------------------------
+
+const COLORS = {
+  pegasus: '#d62728',
+  'pegasus-log': '#ff9896',
+  'node-http': '#7f7f7f',
+  fastify: '#1f77b4',
+  hono: '#ff7f0e',
+  bun: '#9467bd',
+  nginx: '#2ca02c',
+  'gunicorn-sync': '#8c564b',
+  'gunicorn-gthread': '#c49c94',
+}
+
+function xml(text) {
+  return String(text).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
+}
+
+/** Requests/s of each server relative to the baseline, one group of bars per wrk scenario. */
+export function chart(report) {
+  const groups = report.results.filter((s) => s.kind === 'throughput')
+  const bar = 26
+  const gap = 6
+  const groupGap = 44
+  const left = 64
+  const top = 92
+  const plotHeight = 320
+  const servers = [...new Map(groups.flatMap((g) => g.rows).map((r) => [r.server, r.label])).entries()]
+  const groupLabel = (g) => (g.baseline === 'node-http' ? g.name : `${g.name} (× log off)`)
+  // A group is as wide as its bars or its label, whichever is wider; the bars sit in its middle.
+  const barsWidth = (g) => g.rows.length * (bar + gap) - gap
+  const groupWidths = groups.map((g) => Math.max(barsWidth(g), groupLabel(g).length * 8))
+  const plotWidth = groupWidths.reduce((a, b) => a + b, 0) + groupGap * Math.max(groups.length, 1)
+  const width = Math.max(left + plotWidth + 24, 640)
+  const height = top + plotHeight + 90
+  const max = Math.max(1.5, ...groups.flatMap((g) => g.rows.map((r) => r.ratio?.rps ?? 0)))
+  const step = max > 6 ? 1 : 0.5
+  const yMax = Math.ceil(max / step) * step
+  const y = (v) => top + plotHeight - (v / yMax) * plotHeight
+
+  const out = []
+  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif">`)
+  out.push(`<rect width="${width}" height="${height}" fill="#ffffff"/>`)
+  out.push(`<text x="${left}" y="24" font-size="16" font-weight="bold">Requests/s relative to node:http (= 1.0), same run, median of per-round ratios</text>`)
+  out.push(`<text x="${left}" y="42" font-size="11" fill="#555">${xml(machineLines(report)[0])}</text>`)
+  // legend
+  let lx = left
+  for (const [name, label] of servers) {
+    out.push(`<rect x="${lx}" y="56" width="12" height="12" fill="${COLORS[name] ?? '#333'}"/>`)
+    out.push(`<text x="${lx + 16}" y="66" font-size="11">${xml(label)}</text>`)
+    lx += 24 + label.length * 6.2
+  }
+  // grid
+  for (let v = 0; v <= yMax + 1e-9; v += step) {
+    out.push(`<line x1="${left}" x2="${left + plotWidth}" y1="${y(v)}" y2="${y(v)}" stroke="#e5e5e5"/>`)
+    out.push(`<text x="${left - 8}" y="${y(v) + 4}" font-size="11" text-anchor="end">${v.toFixed(1)}</text>`)
+  }
+  out.push(`<line x1="${left}" x2="${left + plotWidth}" y1="${y(1)}" y2="${y(1)}" stroke="#333" stroke-dasharray="5,4"/>`)
+  // bars
+  let x = left + groupGap / 2
+  groups.forEach((group, gi) => {
+    const groupStart = x
+    x += (groupWidths[gi] - barsWidth(group)) / 2
+    for (const row of group.rows) {
+      const value = row.ratio?.rps ?? null
+      const color = COLORS[row.server] ?? '#333'
+      if (value !== null) {
+        out.push(`<rect x="${x}" y="${y(value)}" width="${bar}" height="${y(0) - y(value)}" fill="${color}"><title>${xml(`${group.name}, ${row.label}: ${value.toFixed(2)}×`)}</title></rect>`)
+        out.push(`<text x="${x + bar / 2}" y="${y(value) - 4}" font-size="10" text-anchor="middle">${value.toFixed(2)}</text>`)
+      } else {
+        const why = row.status === 'ok' ? 'no ratio' : row.status
+        out.push(`<text x="${x + bar / 2}" y="${y(0) - 6}" font-size="9" fill="#999" text-anchor="start" transform="rotate(-90 ${x + bar / 2} ${y(0) - 6})">${xml(`${row.label}: ${why}`)}</text>`)
+      }
+      x += bar + gap
+    }
+    const center = groupStart + groupWidths[gi] / 2
+    out.push(`<text x="${center}" y="${y(0) + 20}" font-size="13" text-anchor="middle" font-weight="bold">${xml(groupLabel(group))}</text>`)
+    out.push(`<text x="${center}" y="${y(0) + 36}" font-size="10" text-anchor="middle" fill="#555">${xml(`wrk -t${group.load.threads} -c${group.load.connections}${group.name === 'pipelined' ? ', 16 deep' : ''}`)}</text>`)
+    x = groupStart + groupWidths[gi] + groupGap
+  })
+  out.push(`<line x1="${left}" x2="${left + plotWidth}" y1="${y(0)}" y2="${y(0)}" stroke="#333"/>`)
+  out.push(`<text x="${left}" y="${height - 14}" font-size="10" fill="#555">${xml(`${report.started}, ${report.options.rounds} rounds${report.options.quick ? ', --quick' : ''}. access-log is relative to Pegasus with its access log off.`)}</text>`)
+  out.push('</svg>')
+  return out.join('\n') + '\n'
+}
+
+/** The report as JSON: every round's numbers, medians and ratios. */
+export function json(report) {
+  const results = report.results.map((s) => ({ ...s, rows: s.rows.map(({ def, ...row }) => row) }))
+  return JSON.stringify({ ...report, results }, null, 2) + '\n'
+}

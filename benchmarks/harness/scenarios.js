@@ -1,0 +1,366 @@
+// The seven scenarios. Each takes the harness (h) and returns its table rows: one per server,
+// with every round's measurements, their medians and the ratios to the scenario's baseline.
+//
+// h: { root, bench, tmp, quick, rounds, servers (chosen by --only), log(line) }
+import { fork } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { checkAnswers, PEGASUS_ACCESS_LOG } from './servers.js'
+import { freePort, run, start, stop, tail, waitUntilAnswering } from './processes.js'
+import { sampleRss, treeCpuMs, treeRss } from './procfs.js'
+import { wrk } from './wrk.js'
+import { median } from './stats.js'
+
+export const STREAM_BYTES = 100 * 1024 * 1024
+
+/** GET /, one wrk thread, 100 keep-alive connections. */
+export function hello(h) {
+  return throughput(h, 'hello', { servers: h.servers, baseline: 'node-http', threads: 1, connections: 100 })
+}
+
+/** The seed's own measurement: wrk -t4 -c400 -d10s GET /. */
+export function seed(h) {
+  return throughput(h, 'seed', { servers: h.servers, baseline: 'node-http', threads: 4, connections: 400 })
+}
+
+/** POST /echo/a/b/c?foo=echo&bar=69 with a 1 KiB body, answered as JSON. */
+export function echo(h) {
+  const script = join(h.bench, 'lua', 'echo.lua')
+  return throughput(h, 'echo', { servers: h.servers, baseline: 'node-http', threads: 1, connections: 100, script })
+}
+
+/** GET / with 16 requests in flight on each of 100 connections. */
+export function pipelined(h) {
+  const script = join(h.bench, 'lua', 'pipelined.lua')
+  return throughput(h, 'pipelined', { servers: h.servers, baseline: 'node-http', threads: 1, connections: 100, script })
+}
+
+/** Pegasus with its access log on (stdout to /dev/null) against off, with hello's load. */
+export function accessLog(h) {
+  const pegasus = h.servers.find((s) => s.name === 'pegasus')
+  return throughput(h, 'access-log', { servers: [pegasus, PEGASUS_ACCESS_LOG], baseline: 'pegasus', threads: 1, connections: 100 })
+}
+
+function seconds(h) {
+  return h.quick ? 2 : 10
+}
+
+// --- wrk scenarios --------------------------------------------------------------------------
+
+/**
+ * Starts every server of the scenario once, warms each up for a second, then measures them in
+ * turn, A B C ... A B C ..., for h.rounds rounds. Between runs the harness waits until every
+ * server's CPU is quiet, so that no server's leftovers (gunicorn's backlog) slow the next one.
+ */
+async function throughput(h, name, { servers, baseline, threads, connections, script }) {
+  const rows = servers.map((server) => newRow(h, server, name))
+  const running = []
+  try {
+    for (const row of rows.filter((r) => r.status === 'ok')) {
+      const instance = await launch(h, row, name, { echo: name === 'echo', pipelined: name === 'pipelined' ? 16 : 0 })
+      if (instance !== null) running.push(instance)
+    }
+    const load = { threads, connections, script }
+    for (const instance of running) {
+      await wrk({ port: instance.port, seconds: 1, ...load }).catch(() => {})
+    }
+    for (let round = 1; round <= h.rounds; round++) {
+      for (const instance of running) {
+        const { row } = instance
+        if (row.status !== 'ok') continue
+        await settle(running)
+        if (exited(instance)) {
+          fail(row, `exited before round ${round}: ${tail(instance.log)}`)
+          continue
+        }
+        const pid = instance.child.pid
+        const cpuBefore = treeCpuMs(pid)
+        const rss = sampleRss(pid)
+        let result
+        try {
+          result = await wrk({ port: instance.port, seconds: seconds(h), ...load })
+        } catch (error) {
+          rss.stop()
+          fail(row, `round ${round}: ${error.message}`)
+          continue
+        }
+        const peakRss = rss.stop()
+        const cpuMs = treeCpuMs(pid) - cpuBefore
+        if (exited(instance)) fail(row, `exited during round ${round}: ${tail(instance.log)}`)
+        const run = { round, ...result, peakRss, cpuMs, cpuPer1k: result.requests > 0 ? (cpuMs * 1000) / result.requests : null }
+        row.runs.push(run)
+        h.log(`[${name}] round ${round}/${h.rounds} ${row.label}: ${Math.round(run.rps).toLocaleString('en-US')} req/s, p99 ${run.p99 ?? "–"} ms, ${run.errorCount} errors`)
+      }
+    }
+  } finally {
+    await Promise.all(running.map((instance) => finish(instance)))
+  }
+  for (const row of rows) {
+    if (row.runs.length === 0) continue
+    row.median = {
+      rps: median(row.runs.map((r) => r.rps)),
+      p50: median(row.runs.map((r) => r.p50)),
+      p99: median(row.runs.map((r) => r.p99)),
+      errorCount: median(row.runs.map((r) => r.errorCount)),
+      peakRss: median(row.runs.map((r) => r.peakRss)),
+      cpuPer1k: median(row.runs.map((r) => r.cpuPer1k)),
+    }
+  }
+  addRatios(rows, baseline, { rps: (r) => r.rps, cpuPer1k: (r) => r.cpuPer1k })
+  return { name, kind: 'throughput', baseline, load: { threads, connections, seconds: seconds(h), script: script && script.slice(h.bench.length + 1) }, rows }
+}
+
+// --- idle connections -------------------------------------------------------------------------
+
+/**
+ * Opens N keep-alive connections (10,000; --quick 2,000) that each made one request and stay
+ * idle, and reports what they cost the server: (RSS with them - RSS before) / connections held.
+ * Each round starts the server afresh, warms it up with a second of load and lets it settle.
+ */
+export async function idle(h) {
+  const total = h.quick ? 2000 : 10000
+  const rows = h.servers.map((server) => newRow(h, server, 'idle'))
+  for (let round = 1; round <= h.rounds; round++) {
+    for (const row of rows) {
+      if (row.status !== 'ok') continue
+      const instance = await launch(h, row, 'idle', {})
+      if (instance === null) continue
+      let client = null
+      try {
+        await wrk({ port: instance.port, seconds: 1, threads: 1, connections: 10 }).catch(() => {})
+        await settle([instance])
+        const pid = instance.child.pid
+        const rssBefore = await steadyRss(pid)
+        client = fork(join(h.bench, 'idle-client.mjs'), [String(instance.port), String(total)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
+        const opened = await message(client, 'opened', 120_000)
+        const rssWith = await steadyRss(pid)
+        const { open } = await message(client, 'count', 5_000, { type: 'count' })
+        const run = { round, total, opened: opened.opened, failed: opened.failed, openMs: opened.ms, held: open, rssBefore, rssWith, perConnection: open > 0 ? (rssWith - rssBefore) / open : null }
+        row.runs.push(run)
+        h.log(`[idle] round ${round}/${h.rounds} ${row.label}: ${open} of ${total} held (opened in ${opened.ms} ms), ${format(run.perConnection)} B each`)
+      } catch (error) {
+        fail(row, `round ${round}: ${error.message}`)
+      } finally {
+        if (client !== null) client.kill('SIGKILL')
+        await finish(instance)
+      }
+    }
+  }
+  for (const row of rows) {
+    if (row.runs.length === 0) continue
+    row.median = {
+      held: median(row.runs.map((r) => r.held)),
+      rssBefore: median(row.runs.map((r) => r.rssBefore)),
+      rssWith: median(row.runs.map((r) => r.rssWith)),
+      perConnection: median(row.runs.map((r) => r.perConnection)),
+    }
+    // A server that cannot hold them all is skipped: its figure would not compare with the rest.
+    if (row.median.held < total * 0.99) {
+      row.status = 'skipped'
+      row.note = join2(row.note, `could not hold ${total.toLocaleString('en-US')}: ${Math.round(row.median.held).toLocaleString('en-US')} held, the rest refused, timed out or closed before the measurement`)
+    }
+  }
+  addRatios(rows.filter((r) => r.status === 'ok'), 'node-http', { perConnection: (r) => r.perConnection })
+  return { name: 'idle', kind: 'idle', baseline: 'node-http', load: { connections: total }, rows }
+}
+
+/** The median of five RSS samples 100 ms apart. */
+async function steadyRss(pid) {
+  const samples = []
+  for (let i = 0; i < 5; i++) {
+    samples.push(treeRss(pid))
+    await sleep(100)
+  }
+  return median(samples)
+}
+
+/** Sends `send` (if given) and waits for the child's next message of `type`. */
+function message(child, type, timeoutMs, send) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => done(new Error(`no '${type}' from the client within ${timeoutMs / 1000} s`)), timeoutMs)
+    const onMessage = (m) => m.type === type && done(null, m)
+    const onExit = (code) => done(new Error(`the client exited (${code})`))
+    const done = (error, value) => {
+      clearTimeout(timer)
+      child.off('message', onMessage)
+      child.off('exit', onExit)
+      if (error) reject(error)
+      else resolve(value)
+    }
+    child.on('message', onMessage)
+    child.on('exit', onExit)
+    if (send !== undefined) child.send(send)
+  })
+}
+
+// --- streaming --------------------------------------------------------------------------------
+
+/**
+ * One 100 MiB response to a slow reader (64 KiB, then a 1 ms pause): peak RSS of the server
+ * while it streams (backpressure holds it down) and the time the transfer took.
+ */
+export async function streaming(h) {
+  const rows = h.servers.map((server) => newRow(h, server, 'streaming'))
+  for (let round = 1; round <= h.rounds; round++) {
+    for (const row of rows) {
+      if (row.status !== 'ok') continue
+      const instance = await launch(h, row, 'streaming', {})
+      if (instance === null) continue
+      try {
+        await settle([instance])
+        const pid = instance.child.pid
+        const rssBefore = treeRss(pid)
+        const cpuBefore = treeCpuMs(pid)
+        const rss = sampleRss(pid)
+        const reader = await run(process.execPath, [join(h.bench, 'slow-reader.mjs'), String(instance.port)], { timeoutMs: 150_000 })
+        const peakRss = rss.stop()
+        const cpuMs = treeCpuMs(pid) - cpuBefore
+        const result = JSON.parse(reader.stdout.trim().split('\n').pop() || '{}')
+        if (result.status !== 200 || result.bytes !== STREAM_BYTES || !result.complete) {
+          fail(row, `round ${round}: the reader got status ${result.status}, ${result.bytes} of ${STREAM_BYTES} bytes${result.complete ? '' : ', incomplete'}`)
+          continue
+        }
+        row.runs.push({ round, ms: result.ms, rssBefore, peakRss, cpuMs })
+        h.log(`[streaming] round ${round}/${h.rounds} ${row.label}: ${(result.ms / 1000).toFixed(2)} s, peak RSS ${format(peakRss)} B`)
+      } catch (error) {
+        fail(row, `round ${round}: ${error.message}`)
+      } finally {
+        await finish(instance)
+      }
+    }
+  }
+  for (const row of rows) {
+    if (row.runs.length === 0) continue
+    row.median = {
+      ms: median(row.runs.map((r) => r.ms)),
+      rssBefore: median(row.runs.map((r) => r.rssBefore)),
+      peakRss: median(row.runs.map((r) => r.peakRss)),
+      cpuMs: median(row.runs.map((r) => r.cpuMs)),
+    }
+  }
+  addRatios(rows, 'node-http', { peakRss: (r) => r.peakRss })
+  return { name: 'streaming', kind: 'streaming', baseline: 'node-http', load: { bytes: STREAM_BYTES }, rows }
+}
+
+// --- shared -----------------------------------------------------------------------------------
+
+function newRow(h, server, scenario) {
+  const row = { server: server.name, label: server.label, status: 'ok', note: '', runs: [], median: null, ratio: null, def: server }
+  const unavailable = server.unavailable(h)
+  const notApplicable = unavailable === null ? server.notApplicable(scenario) : null
+  if (unavailable !== null) {
+    row.status = 'skipped'
+    row.note = unavailable
+  } else if (notApplicable !== null) {
+    row.status = 'n/a'
+    row.note = notApplicable
+  }
+  return row
+}
+
+/**
+ * Starts the row's server on a free port and checks its answers; null (and the row skipped
+ * with the reason) when it does not come up.
+ */
+async function launch(h, row, scenario, checks) {
+  const port = await freePort()
+  const spec = row.def.launch(h, port, scenario)
+  const log = join(h.tmp, `${row.server}-${scenario}-${port}.log`)
+  const child = start(spec.command, spec.args, { cwd: spec.cwd, env: spec.env, output: log, stdoutNull: spec.stdoutNull })
+  try {
+    await waitUntilAnswering(child, port)
+  } catch (error) {
+    await stop(child)
+    const why = tail(log)
+    row.status = 'skipped'
+    row.note = `did not start: ${error.message}${why ? ` (${why})` : ''}`
+    h.log(`[${scenario}] ${row.label}: ${row.note}`)
+    return null
+  }
+  const wrong = await checkAnswers(port, checks).catch((error) => error.message)
+  if (wrong !== null && !row.note.includes(wrong)) {
+    row.note = join2(row.note, `check failed: ${wrong}`)
+    h.log(`[${scenario}] ${row.label}: check failed: ${wrong}`)
+  }
+  return { row, child, port, log }
+}
+
+// What a server's log says when something went wrong in it (Pegasus: ERROR/WARN lines).
+const TROUBLE = /\b(ERROR|WARN|WARNING|CRITICAL|FATAL|Traceback|Exception|Uncaught|\[emerg\]|\[alert\]|\[crit\])\b/
+
+/**
+ * Notes the first line of trouble the server's log shows, if any, then stops it (read before
+ * the stop: gunicorn warns about the SIGTERM its worker gets from the harness).
+ */
+async function finish(instance) {
+  let lines = []
+  try {
+    lines = readFileSync(instance.log, 'utf8').split('\n').filter((line) => TROUBLE.test(line))
+  } catch {
+    // no log
+  }
+  await stop(instance.child)
+  if (lines.length === 0) return
+  const text = `its log: ${lines[0].trim().slice(0, 160)}${lines.length > 1 ? ` (+${lines.length - 1} more such lines)` : ''}`
+  instance.row.note = join2(instance.row.note, text)
+  instance.row.logTrouble = (instance.row.logTrouble ?? []).concat(lines.slice(0, 20))
+}
+
+function exited(instance) {
+  return instance.child.exitCode !== null || instance.child.signalCode !== null
+}
+
+/** Records what went wrong; a row with no measurement left is marked failed. */
+function fail(row, why) {
+  row.note = join2(row.note, why)
+  if (row.runs.length === 0) row.status = 'failed'
+}
+
+function join2(a, b) {
+  return a === '' ? b : `${a}; ${b}`
+}
+
+/**
+ * Ratios to the baseline row, round by round (runs of the same round ran close together),
+ * then their median.
+ */
+function addRatios(rows, baselineName, metrics) {
+  const base = rows.find((r) => r.server === baselineName)
+  if (base === undefined || base.runs.length === 0) return
+  for (const row of rows) {
+    if (row.runs.length === 0) continue
+    row.ratio = {}
+    for (const [key, pick] of Object.entries(metrics)) {
+      const ratios = []
+      for (const run of row.runs) {
+        const baseRun = base.runs.find((r) => r.round === run.round)
+        const a = pick(run)
+        const b = baseRun === undefined ? null : pick(baseRun)
+        if (a !== null && b !== null && b > 0) ratios.push(a / b)
+      }
+      row.ratio[key] = ratios.length > 0 ? median(ratios) : null
+    }
+  }
+}
+
+/**
+ * Waits until the servers' processes use next to no CPU (at most 5 % of a core over 250 ms),
+ * for at most 15 s.
+ */
+async function settle(instances) {
+  const pids = instances.filter((i) => !exited(i)).map((i) => i.child.pid)
+  const total = () => pids.reduce((sum, pid) => sum + treeCpuMs(pid), 0)
+  const deadline = Date.now() + 15_000
+  let before = total()
+  while (Date.now() < deadline) {
+    await sleep(250)
+    const now = total()
+    if (now - before <= 12.5) return
+    before = now
+  }
+}
+
+function format(bytes) {
+  return bytes === null ? '?' : Math.round(bytes).toLocaleString('en-US')
+}

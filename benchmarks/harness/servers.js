@@ -1,0 +1,298 @@
+// The servers under test: how to start each on a port, what keeps one from running here, and
+// which scenarios it has no part in. Every one serves the same app (servers/shared.mjs).
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import net from 'node:net'
+import { request } from './processes.js'
+
+/** The body of the echo scenario: the same 1 KiB as lua/echo.lua. */
+export const ECHO_BODY = '0123456789abcdef'.repeat(64)
+export const ECHO_PATH = '/echo/a/b/c?foo=echo&bar=69'
+const ECHO_ANSWER = `{"body":"${ECHO_BODY}","query_params":{"bar":"69","foo":"echo"},"url_params":["a","b","c"]}\n`
+
+/** What a server needs from the harness: where things are. */
+// h: { root, bench, tmp, node }
+
+function nodeServer(h, file, port) {
+  return { command: process.execPath, args: [join(h.bench, 'servers', file), String(port), '127.0.0.1'], cwd: join(h.bench, 'servers') }
+}
+
+function missingPackages(h, names) {
+  const missing = names.filter((name) => !existsSync(join(h.bench, 'node_modules', name, 'package.json')))
+  return missing.length === 0 ? null : `${missing.join(', ')} not installed (npm ci --prefix benchmarks)`
+}
+
+function packageVersion(h, name) {
+  try {
+    return JSON.parse(readFileSync(join(h.bench, 'node_modules', name, 'package.json'), 'utf8')).version
+  } catch {
+    return null
+  }
+}
+
+/** The first line a command prints (stdout, else stderr), or null when it cannot run. */
+function firstLine(command, args) {
+  try {
+    const out = spawnSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 })
+    if (out.error !== undefined || out.status !== 0) return null
+    return (out.stdout.trim() || out.stderr.trim()).split('\n')[0] || null
+  } catch {
+    return null
+  }
+}
+
+function which(command, extra = []) {
+  for (const dir of [...(process.env.PATH ?? '').split(':'), ...extra]) {
+    if (dir !== '' && existsSync(join(dir, command))) return join(dir, command)
+  }
+  return null
+}
+
+const pegasus = {
+  name: 'pegasus',
+  label: 'Pegasus',
+  unavailable(h) {
+    for (const file of ['dist/cli.js', 'dist/fixtures/router.js', 'dist/lib/server.js']) {
+      if (!existsSync(join(h.root, file))) return `${file} missing: run npm run build`
+    }
+    return null
+  },
+  notApplicable: () => null,
+  version: (h) => `Pegasus ${JSON.parse(readFileSync(join(h.root, 'package.json'), 'utf8')).version}`,
+  launch(h, port, scenario) {
+    if (scenario === 'streaming') return nodeServer(h, 'pegasus-stream.mjs', port)
+    return {
+      command: process.execPath,
+      args: ['dist/cli.js', '--host', '127.0.0.1', '--port', String(port), '--no-access-log', 'dist/fixtures/router.js:app'],
+      cwd: h.root,
+    }
+  },
+}
+
+/** Pegasus as above with its access log on, written to /dev/null (the access-log scenario). */
+const pegasusAccessLog = {
+  name: 'pegasus-log',
+  label: 'Pegasus, access log on',
+  unavailable: (h) => pegasus.unavailable(h),
+  notApplicable: () => null,
+  version: (h) => pegasus.version(h),
+  launch(h, port) {
+    return {
+      command: process.execPath,
+      args: ['dist/cli.js', '--host', '127.0.0.1', '--port', String(port), 'dist/fixtures/router.js:app'],
+      cwd: h.root,
+      stdoutNull: true,
+    }
+  },
+}
+
+const nodeHttp = {
+  name: 'node-http',
+  label: 'node:http',
+  unavailable: () => null,
+  notApplicable: () => null,
+  version: () => null, // Node.js's version is in the machine line
+  launch: (h, port) => nodeServer(h, 'node-http.mjs', port),
+}
+
+const fastify = {
+  name: 'fastify',
+  label: 'fastify',
+  unavailable: (h) => missingPackages(h, ['fastify']),
+  notApplicable: () => null,
+  version: (h) => `fastify ${packageVersion(h, 'fastify')}`,
+  launch: (h, port) => nodeServer(h, 'fastify.mjs', port),
+}
+
+const hono = {
+  name: 'hono',
+  label: '@hono/node-server',
+  unavailable: (h) => missingPackages(h, ['hono', '@hono/node-server']),
+  notApplicable: () => null,
+  version: (h) => `hono ${packageVersion(h, 'hono')} on @hono/node-server ${packageVersion(h, '@hono/node-server')}`,
+  launch: (h, port) => nodeServer(h, 'hono.mjs', port),
+}
+
+let bunVersion
+const bunBinary = (h) => join(h.bench, 'node_modules', '.bin', 'bun')
+const bun = {
+  name: 'bun',
+  label: 'Bun.serve',
+  unavailable(h) {
+    if (!existsSync(bunBinary(h))) return 'bun not installed (npm ci --prefix benchmarks)'
+    bunVersion ??= firstLine(bunBinary(h), ['--version'])
+    return bunVersion === null || !/^\d/.test(bunVersion) ? `the bun binary does not run (${bunVersion ?? 'no output'}): its postinstall could not fetch it` : null
+  },
+  notApplicable: () => null,
+  version: () => `Bun ${bunVersion}`,
+  launch(h, port) {
+    return { command: bunBinary(h), args: [join(h.bench, 'servers', 'bun.mjs'), String(port), '127.0.0.1'], cwd: join(h.bench, 'servers') }
+  },
+}
+
+const nginxBinary = () => which('nginx', ['/usr/sbin', '/usr/local/sbin', '/usr/local/nginx/sbin'])
+const nginx = {
+  name: 'nginx',
+  label: 'nginx',
+  unavailable: () => (nginxBinary() === null ? 'nginx not installed (apt-get install -y nginx-light)' : null),
+  notApplicable: (scenario) => (scenario === 'echo' || scenario === 'streaming' ? 'fixed body: serves GET / only' : null),
+  version: () => firstLine(nginxBinary(), ['-v'])?.replace(/^nginx version: nginx\//, 'nginx ') ?? null,
+  launch(h, port) {
+    const dir = join(h.tmp, `nginx-${port}`)
+    mkdirSync(dir, { recursive: true })
+    const conf = join(dir, 'nginx.conf')
+    writeFileSync(conf, nginxConf(dir, port))
+    return { command: nginxBinary(), args: ['-p', dir, '-e', join(dir, 'error.log'), '-c', conf], cwd: dir }
+  },
+}
+
+/** One worker (one core's worth, like the single-loop servers), no logging, a fixed answer. */
+function nginxConf(dir, port) {
+  return `worker_processes 1;
+worker_rlimit_nofile 65536;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events {
+  worker_connections 20000;
+}
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  server {
+    listen 127.0.0.1:${port} backlog=1024;
+    location = / {
+      default_type "text/plain; charset=utf-8";
+      return 200 "Blazingly Fast!\\n";
+    }
+  }
+}
+`
+}
+
+let flaskProblem
+const gunicornBinary = () => which('gunicorn')
+
+/** The Python that runs gunicorn (its script's #! line). */
+function gunicornPython() {
+  const shebang = /^#!\s*(\S+)/.exec(readFileSync(gunicornBinary(), 'latin1').split('\n')[0] ?? '')
+  return shebang?.[1] ?? 'python3'
+}
+
+/** gunicorn and a Flask that its Python can import. */
+function gunicornUnavailable() {
+  if (gunicornBinary() === null) return 'gunicorn not installed (apt-get install -y gunicorn python3-flask)'
+  if (flaskProblem === undefined) {
+    const python = gunicornPython()
+    flaskProblem = firstLine(python, ['-c', 'import flask; print("ok")']) === 'ok' ? null : `Flask not importable by ${python} (apt-get install -y python3-flask)`
+  }
+  return flaskProblem
+}
+
+function gunicornVersion() {
+  const version = firstLine(gunicornBinary(), ['--version'])?.replace(/^gunicorn \(version (.*)\)$/, '$1')
+  const flask = firstLine(gunicornPython(), ['-c', 'import importlib.metadata as m; print(m.version("flask"))'])
+  const python = firstLine(gunicornPython(), ['--version'])
+  return `gunicorn ${version} with Flask ${flask} (${python})`
+}
+const gunicornEnv = { PYTHONDONTWRITEBYTECODE: '1' }
+
+const gunicornSync = {
+  name: 'gunicorn-sync',
+  label: 'gunicorn sync',
+  unavailable: gunicornUnavailable,
+  notApplicable(scenario) {
+    if (scenario === 'idle') return 'the sync worker closes every connection after its response'
+    if (scenario === 'streaming') return "the seed's Flask app has no /stream"
+    return null
+  },
+  version: gunicornVersion,
+  launch(h, port) {
+    return { command: gunicornBinary(), args: ['--bind', `127.0.0.1:${port}`, 'flaskapp:app'], cwd: join(h.bench, 'servers'), env: gunicornEnv }
+  },
+}
+
+const gunicornThreads = {
+  name: 'gunicorn-gthread',
+  label: 'gunicorn gthread ×8',
+  unavailable: gunicornUnavailable,
+  notApplicable: (scenario) => (scenario === 'streaming' ? "the seed's Flask app has no /stream" : null),
+  version: gunicornVersion,
+  launch(h, port) {
+    return {
+      command: gunicornBinary(),
+      args: ['--bind', `127.0.0.1:${port}`, '-k', 'gthread', '--threads', '8', 'flaskapp:app'],
+      cwd: join(h.bench, 'servers'),
+      env: gunicornEnv,
+    }
+  },
+}
+
+/** The servers `--only` chooses from, in the order they run and appear in the table. */
+export const SERVERS = [pegasus, nodeHttp, fastify, hono, bun, nginx, gunicornSync, gunicornThreads]
+export const PEGASUS_ACCESS_LOG = pegasusAccessLog
+
+/**
+ * Checks that a server answers the benchmark's requests as the seed's app does; returns what
+ * is wrong, or null.
+ */
+export async function checkAnswers(port, { echo = false, pipelined = 0 } = {}) {
+  const hello = await request(port)
+  const type = hello.headers['content-type']?.toLowerCase()
+  if (hello.status !== 200 || hello.body !== 'Blazingly Fast!\n' || type !== 'text/plain; charset=utf-8') {
+    return `GET / answered ${hello.status} ${JSON.stringify(hello.body.slice(0, 40))} as ${type}`
+  }
+  if (pipelined > 0) {
+    const good = await pipelinedAnswers(port, pipelined)
+    if (good !== pipelined) return `answered ${good} of ${pipelined} pipelined GET / requests`
+  }
+  if (!echo) return null
+  const answer = await request(port, { method: 'POST', path: ECHO_PATH, headers: { 'Content-Type': 'text/plain; charset=utf-8' }, body: ECHO_BODY })
+  const echoType = answer.headers['content-type']?.toLowerCase() ?? ''
+  if (answer.status !== 200 || answer.body !== ECHO_ANSWER || !echoType.startsWith('application/json')) {
+    return `POST ${ECHO_PATH} answered ${answer.status} ${JSON.stringify(answer.body.slice(0, 60))} as ${echoType}`
+  }
+  return null
+}
+
+/**
+ * Sends `depth` GET / requests in one write and counts the whole, right answers that come back
+ * (by Content-Length) before the connection closes or 3 s pass.
+ */
+function pipelinedAnswers(port, depth) {
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host: '127.0.0.1' })
+    let data = Buffer.alloc(0)
+    let good = 0
+    const done = () => {
+      clearTimeout(timer)
+      socket.destroy()
+      resolve(good)
+    }
+    const timer = setTimeout(done, 3000)
+    socket.on('connect', () => socket.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'.repeat(depth)))
+    socket.on('data', (chunk) => {
+      data = Buffer.concat([data, chunk])
+      for (;;) {
+        const end = data.indexOf('\r\n\r\n')
+        if (end === -1) return
+        const head = data.subarray(0, end).toString('latin1')
+        const length = /\r\ncontent-length:\s*(\d+)/i.exec(head)
+        if (length === null) return done()
+        const bodyEnd = end + 4 + Number(length[1])
+        if (data.length < bodyEnd) return
+        if (head.startsWith('HTTP/1.1 200') && data.toString('latin1', end + 4, bodyEnd) === 'Blazingly Fast!\n') good++
+        data = data.subarray(bodyEnd)
+        if (good === depth) return done()
+      }
+    })
+    socket.on('error', done)
+    socket.on('close', done)
+  })
+}

@@ -1,0 +1,35 @@
+// A Hono app on @hono/node-server; the stream is a web ReadableStream pulled as the socket drains.
+import { serve } from '@hono/node-server'
+import { Hono } from 'hono'
+import { address, echoJson, HELLO, JSON_TYPE, STREAM_BYTES, STREAM_CHUNK, STREAM_TYPE, TEXT } from './shared.mjs'
+
+const app = new Hono()
+
+app.get('/', (c) => c.body(HELLO, 200, { 'Content-Type': TEXT }))
+
+app.on(
+  ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
+  ['/echo', '/echo/:a', '/echo/:a/:b', '/echo/:a/:b/:c'],
+  async (c) => {
+    const { a, b, c: third } = c.req.param()
+    const params = [a, b, third].filter((p) => p !== undefined)
+    const query = Object.entries(c.req.queries()).map(([name, values]) => [name, values[0]])
+    return c.body(echoJson(await c.req.text(), query, params), 200, { 'Content-Type': JSON_TYPE })
+  },
+)
+
+app.get('/stream', (c) => c.body(pulledStream(), 200, { 'Content-Type': STREAM_TYPE }))
+
+function pulledStream() {
+  let sent = 0
+  return new ReadableStream({
+    pull(controller) {
+      if (sent >= STREAM_BYTES) return controller.close()
+      sent += STREAM_CHUNK.byteLength
+      controller.enqueue(STREAM_CHUNK)
+    },
+  })
+}
+
+const { port, host } = address()
+serve({ fetch: app.fetch, port, hostname: host })
