@@ -384,9 +384,10 @@ export class Parser {
           break
         case 10:
           if (nameIs(data, nameStart, CONNECTION)) {
-            const options = connectionOptions(data, valueStart, valueEnd)
-            if ((options & CLOSE) !== 0) connectionClose = true
-            if ((options & KEEP_ALIVE) !== 0) connectionKeepAlive = true
+            for (const option of listTokens(data, valueStart, valueEnd, CONNECTION_TOKENS)) {
+              if (option === 0) connectionClose = true
+              else if (option === 1) connectionKeepAlive = true
+            }
           }
           break
         case 14:
@@ -400,20 +401,10 @@ export class Parser {
           if (nameIs(data, nameStart, TRANSFER_ENCODING)) {
             transferEncoding = true
             // Codings apply in order across repeated fields; chunked must come once, and last.
-            let q = valueStart
-            while (q < valueEnd) {
-              let e = q
-              while (e < valueEnd && data[e] !== 44) e++
-              let s = q
-              let t = e
-              while (s < t && (data[s] === SP || data[s] === HTAB)) s++
-              while (t > s && (data[t - 1] === SP || data[t - 1] === HTAB)) t--
-              if (s < t) {
-                if (chunked) throw new HttpError(400, 'Transfer-Encoding after chunked')
-                if (t - s === 7 && nameIs(data, s, CHUNKED)) chunked = true
-                else otherCoding = true
-              }
-              q = e + 1
+            for (const coding of listTokens(data, valueStart, valueEnd, TE_TOKENS)) {
+              if (chunked) throw new HttpError(400, 'Transfer-Encoding after chunked')
+              if (coding === 0) chunked = true
+              else otherCoding = true
             }
           }
           break
@@ -574,11 +565,8 @@ const CONTINUE = lower('100-continue')
 const CONNECTION = lower('connection')
 const CONTENT_LENGTH = lower('content-length')
 const TRANSFER_ENCODING = lower('transfer-encoding')
-const CHUNKED = lower('chunked')
-const CLOSE_TOKEN = lower('close')
-const KEEP_ALIVE_TOKEN = lower('keep-alive')
-const CLOSE = 1
-const KEEP_ALIVE = 2
+const TE_TOKENS = [lower('chunked')]
+const CONNECTION_TOKENS = [lower('close'), lower('keep-alive')]
 
 function lower(text: string): Uint8Array {
   return Buffer.from(text, 'latin1')
@@ -593,9 +581,12 @@ function nameIs(data: Buffer, at: number, literal: Uint8Array): boolean {
   return true
 }
 
-/** The `close` and `keep-alive` options in a Connection field value, as bit flags. */
-function connectionOptions(data: Buffer, start: number, end: number): number {
-  let flags = 0
+/**
+ * The elements of a comma-separated field value (RFC 9110 section 5.6.1), each as the index of
+ * the case-insensitive token it equals in `tokens`, or -1; empty elements are skipped.
+ */
+function listTokens(data: Buffer, start: number, end: number, tokens: readonly Uint8Array[]): number[] {
+  const found: number[] = []
   let p = start
   while (p < end) {
     let e = p
@@ -604,11 +595,16 @@ function connectionOptions(data: Buffer, start: number, end: number): number {
     let t = e
     while (s < t && (data[s] === SP || data[s] === HTAB)) s++
     while (t > s && (data[t - 1] === SP || data[t - 1] === HTAB)) t--
-    if (t - s === 5 && nameIs(data, s, CLOSE_TOKEN)) flags |= CLOSE
-    else if (t - s === 10 && nameIs(data, s, KEEP_ALIVE_TOKEN)) flags |= KEEP_ALIVE
+    if (s < t) {
+      let index = -1
+      for (let i = 0; i < tokens.length; i++) {
+        if (tokens[i].length === t - s && nameIs(data, s, tokens[i])) index = i
+      }
+      found.push(index)
+    }
     p = e + 1
   }
-  return flags
+  return found
 }
 
 /**
