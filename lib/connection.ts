@@ -44,6 +44,11 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
   private inflight: number
   /** The request whose body is arriving. */
   private current: Request | null
+  /**
+   * An exchange whose app call waits until the end of the chunk being parsed: when its whole
+   * body is in that chunk the app starts with the body complete (no waiting on body()).
+   */
+  private waiting: Response | null
   /** Bytes received but not parsed while reading is paused. */
   private remainder: Buffer | null
   private pausedFor: number
@@ -79,6 +84,7 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
     this.last = null
     this.inflight = 0
     this.current = null
+    this.waiting = null
     this.remainder = null
     this.pausedFor = 0
     this.out = []
@@ -135,6 +141,8 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
       return
     }
     if (consumed < chunk.length && !parser.dead) this.remainder = chunk.subarray(consumed)
+    // The body goes on in later chunks: the app starts now and reads it as it comes.
+    if (this.waiting !== null) this.dispatchWaiting()
     if (parser.headPending) {
       if (this.headStartedAt === 0) this.headStartedAt = now()
     }
@@ -149,15 +157,33 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
     if (this.last === null) this.first = res
     else this.last.next = res
     this.last = res
-    // A request without a body is complete before its app runs; one with a body is fed on.
-    if (head.chunked || head.contentLength > 0) this.current = req
-    else req.complete = true
     this.inflight++
+    // A request without a body is complete before its app runs. One with a body is fed on; its
+    // app waits for the end of this chunk, unless the client waits for `100 Continue`.
+    if (head.chunked || head.contentLength > 0) {
+      this.current = req
+      if (!head.expectContinue) {
+        this.waiting = res
+        return
+      }
+    } else {
+      req.complete = true
+    }
+    this.dispatch(res)
+  }
+
+  private dispatch(res: Response): void {
     if (!this.settings.dispatcher.push(res)) {
       this.pause(QUEUE)
       this.settings.dispatcher.block(this)
     }
     if (this.inflight >= this.settings.maxPipeline) this.pause(PIPELINE)
+  }
+
+  private dispatchWaiting(): void {
+    const res = this.waiting as Response
+    this.waiting = null
+    this.dispatch(res)
   }
 
   onBody(chunk: Buffer): void {
@@ -174,6 +200,7 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
     req.end()
     this.current = null
     if ((this.pausedFor & UPLOAD) !== 0) this.unpause(UPLOAD)
+    if (this.waiting !== null) this.dispatchWaiting()
   }
 
   private pause(reason: number): void {
@@ -223,6 +250,8 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
       httpError = new HttpError(500, 'Internal server error')
     }
     this.remainder = null
+    // A request that turned out bad before its app was called: the app is never called.
+    this.waiting = null
     const req = this.current
     this.current = null
     if (req !== null) {

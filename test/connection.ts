@@ -437,6 +437,24 @@ t.test('413 when a chunked body grows past maxBodySize; the app sees the body fa
     },
     { maxBodySize: 10 },
   )
+  // The body grows too large in a later piece: the app has started and its read fails.
+  const client = await RawClient.connect(s.port)
+  await client.write('POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n')
+  await sleep(30)
+  await client.write('6\r\nworld!\r\n0\r\n\r\n')
+  await client.waitForClose()
+  const responses = client.responses()
+  t.equal(responses.length, 1)
+  t.equal(responses[0].statusCode, 413)
+  t.match(String(bodyError), /Bad request body/)
+})
+
+t.test('a request whose body fails within the chunk it arrived in never reaches the app', async (t) => {
+  let calls = 0
+  const s = await startServer(t, (_req, res) => {
+    calls++
+    res.end('ok')
+  }, { maxBodySize: 10 })
   const { responses, closed } = await rawRequest(
     s.port,
     'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\nworld!\r\n0\r\n\r\n',
@@ -444,7 +462,18 @@ t.test('413 when a chunked body grows past maxBodySize; the app sees the body fa
   t.equal(responses.length, 1)
   t.equal(responses[0].statusCode, 413)
   t.ok(closed)
-  t.match(String(bodyError), /Bad request body/)
+  t.equal(calls, 0, 'the app was not called')
+})
+
+t.test('a body that arrives with its head is complete when the app starts', async (t) => {
+  let complete: boolean | undefined
+  const s = await startServer(t, async (req, res) => {
+    complete = (req as unknown as { complete: boolean }).complete
+    res.end(await req.text())
+  })
+  const { responses } = await rawRequest(s.port, 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello', { responses: 1 })
+  t.equal(responses[0].body.toString(), 'hello')
+  t.equal(complete, true)
 })
 
 t.test('a malformed chunked body while the app streams its answer: the error follows it', async (t) => {
