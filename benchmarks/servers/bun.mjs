@@ -1,5 +1,5 @@
 // Bun.serve with a fetch handler (run by the bun binary from benchmarks/node_modules).
-import { address, echoJson, echoParams, ECHO_METHODS, HELLO, JSON_TYPE, NOT_FOUND, STREAM_BYTES, STREAM_CHUNK, STREAM_TYPE, TEXT } from './shared.mjs'
+import { address, echoJson, echoParams, ECHO_METHODS, HELLO, JSON_TYPE, NOT_FOUND, pulledStream, STREAM_TYPE, TEXT } from './shared.mjs'
 
 const TEXT_HEADERS = { 'Content-Type': TEXT }
 const JSON_HEADERS = { 'Content-Type': JSON_TYPE }
@@ -20,16 +20,6 @@ async function fetch(req) {
   return new Response(NOT_FOUND, { status: 404, headers: TEXT_HEADERS })
 }
 
-function pulledStream() {
-  let sent = 0
-  return new ReadableStream({
-    pull(controller) {
-      if (sent >= STREAM_BYTES) return controller.close()
-      sent += STREAM_CHUNK.byteLength
-      controller.enqueue(STREAM_CHUNK)
-    },
-  })
-}
 
 const { port, host } = address()
 Bun.serve({ port, hostname: host, fetch })

@@ -1,7 +1,7 @@
 // A Hono app on @hono/node-server; the stream is a web ReadableStream pulled as the socket drains.
 import { serve } from '@hono/node-server'
 import { Hono } from 'hono'
-import { address, echoJson, HELLO, JSON_TYPE, STREAM_BYTES, STREAM_CHUNK, STREAM_TYPE, TEXT } from './shared.mjs'
+import { address, echoJson, HELLO, JSON_TYPE, pulledStream, STREAM_TYPE, TEXT } from './shared.mjs'
 
 const app = new Hono()
 
@@ -20,16 +20,6 @@ app.on(
 
 app.get('/stream', (c) => c.body(pulledStream(), 200, { 'Content-Type': STREAM_TYPE }))
 
-function pulledStream() {
-  let sent = 0
-  return new ReadableStream({
-    pull(controller) {
-      if (sent >= STREAM_BYTES) return controller.close()
-      sent += STREAM_CHUNK.byteLength
-      controller.enqueue(STREAM_CHUNK)
-    },
-  })
-}
 
 const { port, host } = address()
 serve({ fetch: app.fetch, port, hostname: host })

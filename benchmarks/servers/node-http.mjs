@@ -1,8 +1,7 @@
 // node:http serving the benchmark app with a plain request handler.
 import http from 'node:http'
 import {
-  address, echoJson, echoParams, ECHO_METHODS, HELLO, JSON_TYPE, NOT_FOUND, STREAM_BYTES, STREAM_CHUNK,
-  STREAM_TYPE, TEXT,
+  address, echoJson, echoParams, ECHO_METHODS, HELLO, JSON_TYPE, NOT_FOUND, streamTo, TEXT,
 } from './shared.mjs'
 
 function handle(req, res) {
@@ -14,7 +13,7 @@ function handle(req, res) {
     res.end(HELLO)
     return
   }
-  if (path === '/stream' && req.method === 'GET') return stream(res)
+  if (path === '/stream' && req.method === 'GET') return streamTo(res)
   const params = echoParams(path)
   if (params !== null && ECHO_METHODS.includes(req.method)) return echo(req, res, params, q === -1 ? '' : url.slice(q + 1))
   res.statusCode = 404
@@ -32,20 +31,6 @@ function echo(req, res, params, query) {
   })
 }
 
-function stream(res) {
-  res.setHeader('Content-Type', STREAM_TYPE)
-  let sent = 0
-  let closed = false
-  res.on('close', () => { closed = true })
-  const pump = () => {
-    while (!closed && sent < STREAM_BYTES) {
-      sent += STREAM_CHUNK.byteLength
-      if (!res.write(STREAM_CHUNK)) return void res.once('drain', pump)
-    }
-    if (!closed) res.end()
-  }
-  pump()
-}
 
 const { port, host } = address()
 http.createServer(handle).listen(port, host)

@@ -69,3 +69,31 @@ function jsonString(text) {
 function escapeUnit(char) {
   return '\\u' + char.charCodeAt(0).toString(16).padStart(4, '0')
 }
+
+/** Sends STREAM_BYTES through a node-style response, honouring write() and 'drain'. */
+export function streamTo(res) {
+  res.setHeader('Content-Type', STREAM_TYPE)
+  let sent = 0
+  let closed = false
+  res.on('close', () => { closed = true })
+  const pump = () => {
+    while (!closed && sent < STREAM_BYTES) {
+      sent += STREAM_CHUNK.byteLength
+      if (!res.write(STREAM_CHUNK)) return void res.once('drain', pump)
+    }
+    if (!closed) res.end()
+  }
+  pump()
+}
+
+/** STREAM_BYTES as a web ReadableStream, produced as the reader pulls. */
+export function pulledStream() {
+  let sent = 0
+  return new ReadableStream({
+    pull(controller) {
+      if (sent >= STREAM_BYTES) return controller.close()
+      sent += STREAM_CHUNK.byteLength
+      controller.enqueue(STREAM_CHUNK)
+    },
+  })
+}
