@@ -524,6 +524,7 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
   private dropExchanges(error: Error): void {
     const current = this.current
     this.current = null
+    this.waiting = null
     if (current !== null) current.abort(error)
     let res = this.first
     this.first = null
