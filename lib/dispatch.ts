@@ -2,7 +2,6 @@
 // calls are in flight. A call holds its slot until its response is complete or its client is
 // gone. When the queue backs up past a bound, the connections that feed it stop reading.
 import fastq from 'fastq'
-import type { Request } from './request.js'
 import type { Response } from './response.js'
 import { invokeNative, type App } from './interfaces/native.js'
 
@@ -74,4 +73,3 @@ function work(this: Dispatcher, res: Response, done: fastq.done<void>): void {
   this.call(res, done as () => void)
 }
 
-export type { App, Request, Response }

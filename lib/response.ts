@@ -132,8 +132,8 @@ export class Response {
     if (this.headWritten) throw new Error(`Cannot set header "${name}" after the head was sent`)
     if (typeof name !== 'string' || !TOKEN_RE.test(name)) throw new TypeError(`Invalid header name: ${JSON.stringify(name)}`)
     if (typeof value === 'number') value = String(value)
-    if (typeof value === 'string') this.checkValue(name, value)
-    else if (Array.isArray(value)) for (const v of value) this.checkValue(name, String(v))
+    if (typeof value === 'string') this.checkText(`header "${name}"`, value)
+    else if (Array.isArray(value)) for (const v of value) this.checkText(`header "${name}"`, String(v))
     else throw new TypeError(`Invalid value for header "${name}"`)
     const key = name.toLowerCase()
     const i = this.keys.indexOf(key)
@@ -176,10 +176,13 @@ export class Response {
     this.values.splice(i, 1)
   }
 
-  /** Refuses CR, LF, NUL and other controls (no response splitting); notes non-ASCII text. */
-  private checkValue(name: string, value: string): void {
+  /**
+   * Text that goes into the head (a header value, the reason phrase): refuses CR, LF, NUL and
+   * other controls (no response splitting); notes non-ASCII text, which goes out as latin1.
+   */
+  private checkText(what: string, value: string): void {
     if (!UNUSUAL_RE.test(value)) return
-    if (FORBIDDEN_RE.test(value)) throw new TypeError(`Invalid character in header "${name}"`)
+    if (FORBIDDEN_RE.test(value)) throw new TypeError(`Invalid character in ${what}`)
     this.headLatin1 = true
   }
 
@@ -195,7 +198,7 @@ export class Response {
     if (this.headWritten) throw new Error('writeHead called after the head was sent')
     if (!Number.isInteger(status) || status < 100 || status > 999) throw new RangeError(`Invalid status code: ${status}`)
     if (typeof reason === 'string') {
-      if (FORBIDDEN_RE.test(reason)) throw new TypeError('Invalid character in reason phrase')
+      this.checkText('reason phrase', reason)
       this.statusMessage = reason
     } else {
       headers = reason
@@ -296,11 +299,8 @@ export class Response {
     const req = this.req
     if (!Number.isInteger(status) || status < 100 || status > 999) throw new RangeError(`Invalid status code: ${status}`)
     const reason = this.statusMessage
-    if (reason !== undefined && UNUSUAL_RE.test(reason)) {
-      // statusMessage may be set directly: it gets the same check as a header value.
-      if (FORBIDDEN_RE.test(reason)) throw new TypeError('Invalid character in reason phrase')
-      this.headLatin1 = true
-    }
+    // statusMessage may be set directly: it gets the same check as a header value.
+    if (reason !== undefined) this.checkText('reason phrase', reason)
     let head = statusLine(status, reason)
     let hasDate = false
     let appLength = -1
