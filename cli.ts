@@ -7,7 +7,18 @@ import { fileURLToPath } from 'node:url'
 import mri from 'mri'
 import { loadApp, LoadError } from './lib/loader.js'
 import { Log } from './lib/log.js'
-import { createServer, defaultThreads, type App } from './lib/server.js'
+import { DEFAULT_LIMITS } from './lib/http/parser.js'
+import {
+  createServer,
+  defaultThreads,
+  DEFAULT_APP_TIMEOUT,
+  DEFAULT_BODY_TIMEOUT,
+  DEFAULT_HEADERS_TIMEOUT,
+  DEFAULT_KEEP_ALIVE_TIMEOUT,
+  DEFAULT_MAX_PIPELINE,
+  type App,
+  type ServerOptions,
+} from './lib/server.js'
 
 const DEFAULT_APP = fileURLToPath(new URL('./fixtures/echo.js', import.meta.url)) + ':app'
 
@@ -20,7 +31,117 @@ interface Options {
   backlog: number | undefined
   accessLog: boolean
   app: string
+  /** The limits and timeouts, as createServer takes them. */
+  tuning: Tuning
 }
+
+type TuningOption =
+  | 'maxRequestLineSize'
+  | 'maxHeaderCount'
+  | 'maxHeaderSize'
+  | 'maxHeadSize'
+  | 'maxBodySize'
+  | 'maxPipeline'
+  | 'appTimeout'
+  | 'headersTimeout'
+  | 'bodyTimeout'
+  | 'keepAliveTimeout'
+type Tuning = Pick<ServerOptions, TuningOption>
+
+interface TuningFlag {
+  flag: string
+  option: TuningOption
+  /** Sizes and counts are given as they are; timeouts in seconds (options take ms). */
+  seconds: boolean
+  min: number
+  /** In the flag's unit. */
+  default: number
+  help: string
+}
+
+// Limits and timeouts: each is a createServer option; the defaults are the library's.
+const TUNING: TuningFlag[] = [
+  {
+    flag: '--limit-request-line',
+    option: 'maxRequestLineSize',
+    seconds: false,
+    min: 1,
+    default: DEFAULT_LIMITS.maxRequestLineSize,
+    help: 'The maximum size of the request line in bytes; a longer one gets 414.',
+  },
+  {
+    flag: '--limit-request-fields',
+    option: 'maxHeaderCount',
+    seconds: false,
+    min: 1,
+    default: DEFAULT_LIMITS.maxHeaderCount,
+    help: 'The maximum number of header fields in a request; more get 431.',
+  },
+  {
+    flag: '--limit-request-field-size',
+    option: 'maxHeaderSize',
+    seconds: false,
+    min: 1,
+    default: DEFAULT_LIMITS.maxHeaderSize,
+    help: 'The maximum size of one header field in bytes; a larger one gets 431.',
+  },
+  {
+    flag: '--limit-request-head',
+    option: 'maxHeadSize',
+    seconds: false,
+    min: 1,
+    default: DEFAULT_LIMITS.maxHeadSize,
+    help: 'The maximum size of a request head (request line and fields) in bytes; a larger one gets 431.',
+  },
+  {
+    flag: '--limit-request-body',
+    option: 'maxBodySize',
+    seconds: false,
+    min: 0,
+    default: DEFAULT_LIMITS.maxBodySize,
+    help: 'The maximum size of a request body in bytes; a larger one gets 413.',
+  },
+  {
+    flag: '--limit-pipeline',
+    option: 'maxPipeline',
+    seconds: false,
+    min: 1,
+    default: DEFAULT_MAX_PIPELINE,
+    help: 'The maximum number of requests in flight on one connection before it stops being read.',
+  },
+  {
+    flag: '--timeout',
+    option: 'appTimeout',
+    seconds: true,
+    min: 0,
+    default: DEFAULT_APP_TIMEOUT / 1000,
+    help: 'Seconds an app call may take to start its response; then it gets 503 and the connection closes. 0: no limit.',
+  },
+  {
+    flag: '--header-timeout',
+    option: 'headersTimeout',
+    seconds: true,
+    min: 0,
+    default: DEFAULT_HEADERS_TIMEOUT / 1000,
+    help: 'Seconds a request head may take to arrive; then 408 and the connection closes. 0: no limit.',
+  },
+  {
+    flag: '--body-timeout',
+    option: 'bodyTimeout',
+    seconds: true,
+    min: 0,
+    default: DEFAULT_BODY_TIMEOUT / 1000,
+    help: 'Seconds a request body may stall (408), or a client may take none of its response, before the connection closes. 0: no limit.',
+  },
+  {
+    flag: '--keep-alive',
+    option: 'keepAliveTimeout',
+    seconds: true,
+    min: 0,
+    default: DEFAULT_KEEP_ALIVE_TIMEOUT / 1000,
+    help: 'Seconds an idle keep-alive connection stays open. 0: no limit.',
+  },
+]
 
 /** A bad command line: argparse's one line, exit status 2. */
 function usageError(message: string): never {
@@ -46,10 +167,18 @@ options:
                  If negative, a default reasonable value is chosen by the system. [1024]
   --no-access-log
                  Do not log a line for each request.
-`
+
+limits and timeouts:
+${TUNING.map(tuningHelp).join('')}`
 }
 
-const VALUE_FLAGS = new Set(['--chdir', '--host', '--port', '--threads', '--backlog'])
+/** argparse's layout for a flag whose name is wider than the help column. */
+function tuningHelp(tuning: TuningFlag): string {
+  const metavar = tuning.seconds ? 'SECONDS' : 'INT'
+  return `  ${tuning.flag} ${metavar}\n                 ${tuning.help} [${tuning.default}]\n`
+}
+
+const VALUE_FLAGS = new Set(['--chdir', '--host', '--port', '--threads', '--backlog', ...TUNING.map((tuning) => tuning.flag)])
 const NEGATIVE_NUMBER = /^-\d+$|^-\d*\.\d+$/
 // What Python's int() takes: surrounding blanks, a sign, `_` between digits.
 const INT = /^\s*[+-]?\d+(?:_\d+)*\s*$/
@@ -110,7 +239,21 @@ function parseArgs(argv: string[], cwd: string, defaultThreads: number): Options
     backlog: backlogValue(values.get('--backlog') ?? '1024'),
     accessLog: flags['access-log'] !== false,
     app: flags._.length === 0 ? DEFAULT_APP : String(flags._[0]),
+    tuning: tuningValues(values),
   }
+}
+
+/** The limits and timeouts given on the command line, in createServer's units. */
+function tuningValues(values: Map<string, string>): Tuning {
+  const tuning: Tuning = {}
+  for (const { flag, option, seconds, min } of TUNING) {
+    const value = values.get(flag)
+    if (value === undefined) continue
+    const n = intValue(flag, value)
+    if (n < min) usageError(`argument ${flag}: The minimum is ${min}: '${value}'`)
+    tuning[option] = seconds ? n * 1000 : n
+  }
+  return tuning
 }
 
 function intValue(flag: string, value: string): number {
@@ -167,6 +310,7 @@ async function main(argv: string[]): Promise<void> {
     backlog: options.backlog,
     accessLog: options.accessLog,
     log,
+    ...options.tuning,
   })
   try {
     await server.listen(options.port, options.host)

@@ -19,10 +19,15 @@ export interface ConnectionSettings {
   readonly accessLog: boolean
   /** Most requests in flight on one connection before it stops reading (pipelining depth). */
   readonly maxPipeline: number
-  /** Response bytes held for a pipelined response that is not yet first in line. */
+  /** Response bytes held back, all responses not yet first in line together. */
   readonly maxQueuedBytes: number
+  /** Timeouts in ms; 0 turns one off. */
   readonly keepAliveTimeout: number
   readonly headersTimeout: number
+  /** Longest stall of a request body arriving, or of the client taking the response. */
+  readonly bodyTimeout: number
+  /** Longest an app call may go without starting its response. */
+  readonly appTimeout: number
   /** How long a closing connection keeps draining the client's bytes (avoids an RST). */
   readonly lingerTimeout: number
   readonly closed: (conn: Connection) => void
@@ -32,6 +37,8 @@ export interface ConnectionSettings {
 const PIPELINE = 1
 const QUEUE = 2
 const UPLOAD = 4
+/** The client is not reading our output fast enough. */
+const OUTPUT = 8
 
 const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1')
 
@@ -58,6 +65,8 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
    */
   private readonly out: (string | Uint8Array)[]
   private outBytes: number
+  /** Output held back by the responses that are not first in line. */
+  private heldBytes: number
   /** A flush is due: at the end of onData, or at the next tick. */
   private batching: boolean
   /** Error response owed once the exchanges before it are done. */
@@ -75,6 +84,13 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
   private idleSince: number
   private headStartedAt: number
   private endedAt: number
+  /** Since when the socket's output has been backed up (0: it is not). */
+  private stalledSince: number
+  /** socket.bytesRead when the sweep last saw a request body arrive, and when. */
+  private readMark: number
+  private readAt: number
+  /** socket.writableLength at the last sweep after our side ended (the final flush). */
+  private endMark: number
 
   constructor(socket: Socket, settings: ConnectionSettings) {
     this.socket = socket
@@ -89,6 +105,7 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
     this.pausedFor = 0
     this.out = []
     this.outBytes = 0
+    this.heldBytes = 0
     this.batching = false
     this.pendingError = null
     this.closing = false
@@ -101,6 +118,10 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
     this.idleSince = now()
     this.headStartedAt = 0
     this.endedAt = 0
+    this.stalledSince = 0
+    this.readMark = 0
+    this.readAt = 0
+    this.endMark = 0
     socket.on('data', (chunk: Buffer) => this.onData(chunk))
     socket.on('end', () => this.onEnd())
     socket.on('drain', () => this.onDrain())
@@ -170,6 +191,7 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
       req.complete = true
     }
     this.dispatch(res)
+    this.holdIfBackedUp()
   }
 
   private dispatch(res: Response): void {
@@ -201,6 +223,15 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
     this.current = null
     if ((this.pausedFor & UPLOAD) !== 0) this.unpause(UPLOAD)
     if (this.waiting !== null) this.dispatchWaiting()
+    this.holdIfBackedUp()
+  }
+
+  /**
+   * A client that sends requests without reading the responses stops being read, one request
+   * at a time, until its socket drains: what the connection buffers for it stays bounded.
+   */
+  private holdIfBackedUp(): void {
+    if (this.socket.writableNeedDrain) this.pause(OUTPUT)
   }
 
   private pause(reason: number): void {
@@ -278,7 +309,17 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
       this.destroy()
       return
     }
-    if (this.first === null) this.end()
+    if (this.first === null) {
+      this.end()
+      return
+    }
+    // A FIN is all a client that closed for good sends, and all one that is only done sending
+    // sends too: apps still at work hear of it through req.signal (as in Go's net/http), and an
+    // answer they still give is delivered.
+    const error = new Error('The client closed its side of the connection')
+    for (let res: Response | null = this.first; res !== null; res = res.next) {
+      if (!res.writableEnded) res.req.abort(error)
+    }
   }
 
   // --- Writing --------------------------------------------------------------------------------
@@ -290,7 +331,10 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
       if (res.queued === null) res.queued = []
       res.queued.push(data)
       res.queuedBytes += data.length
-      return res.queuedBytes < this.settings.maxQueuedBytes
+      this.heldBytes += data.length
+      if (this.heldBytes < this.settings.maxQueuedBytes) return true
+      res.queuedFull = true
+      return false
     }
     if (!this.batching) {
       this.batching = true
@@ -375,7 +419,7 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
       if (next === null) this.last = null
       this.inflight--
       if (res.failure !== null) {
-        this.writeError(res.failure)
+        this.writeError(res.failure, res)
         return
       }
       if (res.broken) {
@@ -400,34 +444,34 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
 
   private flushQueued(res: Response): void {
     const queued = res.queued as (string | Uint8Array)[]
-    const wasFull = res.queuedBytes >= this.settings.maxQueuedBytes
+    const wasFull = res.queuedFull
+    this.heldBytes -= res.queuedBytes
     res.queued = null
     res.queuedBytes = 0
+    res.queuedFull = false
     let ok = true
     for (let i = 0; i < queued.length; i++) ok = this.send(res, queued[i], false)
     if (wasFull && ok && !res.writableEnded) res.emit('drain')
   }
 
   private onDrain(): void {
+    this.stalledSince = 0
     const res = this.first
     if (res !== null && !res.writableEnded) res.emit('drain')
+    this.unpause(OUTPUT)
   }
 
-  private logAccess(res: Response): void {
+  private logAccess(res: Response, status = res.statusCode): void {
     const req = res.req
     const socket = this.socket
-    this.settings.log.access(
-      socket.remoteAddress,
-      socket.remotePort,
-      req.method,
-      req.url,
-      req.httpVersion,
-      res.statusCode,
-    )
+    this.settings.log.access(socket.remoteAddress, socket.remotePort, req.method, req.url, req.httpVersion, status)
   }
 
-  /** A one-line error response, then the connection closes (framing is in doubt). */
-  private writeError(error: HttpError): void {
+  /**
+   * A one-line error response, then the connection closes (framing is in doubt). `res` is the
+   * exchange it answers, when the request's head was read.
+   */
+  private writeError(error: HttpError, res?: Response): void {
     if (this.ended) return
     const body = `${error.message}\n`
     const head =
@@ -438,9 +482,13 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
       'Connection: close\r\n\r\n'
     this.out.push(head + body)
     this.flush()
-    if (this.settings.accessLog && error.status !== 408) {
-      const socket = this.socket
-      this.settings.log.access(socket.remoteAddress, socket.remotePort, '-', '-', '1.1', error.status)
+    if (this.settings.accessLog) {
+      if (res !== undefined) this.logAccess(res, error.status)
+      // A head that timed out never became a request: no line for it.
+      else if (error.status !== 408) {
+        const socket = this.socket
+        this.settings.log.access(socket.remoteAddress, socket.remotePort, '-', '-', '1.1', error.status)
+      }
     }
     this.end()
   }
@@ -462,7 +510,9 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
       this.destroy()
     } else {
       // Its output is still held back: drop it, let the exchanges before it finish, then end.
+      this.heldBytes -= res.queuedBytes
       res.queued = null
+      res.queuedBytes = 0
       res.broken = true
       res.destroy()
       this.release(res)
@@ -530,6 +580,7 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
     this.first = null
     this.last = null
     this.inflight = 0
+    this.heldBytes = 0
     while (res !== null) {
       const next = res.next
       res.req.abort(error)
@@ -552,19 +603,92 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
   sweep(time: number): void {
     const settings = this.settings
     if (this.ended) {
-      if (time - this.endedAt >= settings.lingerTimeout) this.destroy()
-    } else if (this.first === null) {
-      if (this.parser.headPending) {
-        if (this.headStartedAt !== 0 && time - this.headStartedAt >= settings.headersTimeout) {
-          this.parser.stop()
-          this.writeError(new HttpError(408, 'Request head timed out'))
-        }
-      } else if (this.parser.idle) {
-        const limit = this.served > 0 ? settings.keepAliveTimeout : settings.headersTimeout
-        if (time - this.idleSince >= limit) this.destroy()
+      this.sweepEnded(time)
+      return
+    }
+    if (this.socket.writableNeedDrain) {
+      // The client takes none of our output: cut it off (its responses cannot be finished).
+      if (this.stalledSince === 0) this.stalledSince = time
+      else if (expired(settings.bodyTimeout, time - this.stalledSince)) {
+        this.destroy()
+        return
       }
     }
+    if (settings.appTimeout > 0) this.sweepApps(time)
+    if (this.parser.headPending) {
+      if (this.headStartedAt !== 0 && expired(settings.headersTimeout, time - this.headStartedAt)) {
+        this.failReading(new HttpError(408, 'Request head timed out'))
+      }
+    } else if (this.current !== null) {
+      this.sweepBody(time)
+    } else if (this.first === null && this.parser.idle) {
+      const limit = this.served > 0 ? settings.keepAliveTimeout : settings.headersTimeout
+      if (expired(limit, time - this.idleSince)) this.destroy()
+    }
   }
+
+  /** A request body that stops arriving (while we are reading) is answered with 408. */
+  private sweepBody(time: number): void {
+    const bytesRead = this.socket.bytesRead
+    if (this.pausedFor !== 0 || bytesRead !== this.readMark || this.readAt === 0) {
+      // Paused by us, or bytes came: the client is not stalling.
+      this.readMark = bytesRead
+      this.readAt = time
+    } else if (expired(this.settings.bodyTimeout, time - this.readAt)) {
+      this.readAt = 0
+      this.failReading(new HttpError(408, 'Request body timed out'))
+    }
+  }
+
+  /** Apps that have not started their response within the app timeout: 503, then close. */
+  private sweepApps(time: number): void {
+    const timeout = this.settings.appTimeout
+    let res = this.first
+    while (res !== null) {
+      const next = res.next
+      if (res.release !== null && res.replaceable && !res.writableEnded && time - res.calledAt >= timeout) {
+        this.appTimedOut(res)
+      }
+      res = next
+    }
+  }
+
+  private appTimedOut(res: Response): void {
+    const req = res.req
+    this.settings.log.error(
+      `App timed out after ${this.settings.appTimeout / 1000} s for "${req.method} ${req.url} HTTP/${req.httpVersion}"`,
+    )
+    req.abort(new Error('App timed out'))
+    // Answered in its turn with the error instead; the connection closes after it. The app's
+    // slot is given back: a hung call must not hold the server's concurrency for ever.
+    res.failure = new HttpError(503, 'The app did not answer in time')
+    res.destroy()
+    this.release(res)
+    if (res === this.first) this.advance()
+  }
+
+  /** Our side has ended: give the client the linger time once our output has left. */
+  private sweepEnded(time: number): void {
+    const pending = this.socket.writableLength
+    if (pending > 0) {
+      // Still flushing the last responses: wait while they move, not for ever.
+      if (pending !== this.endMark) {
+        this.endMark = pending
+        this.endedAt = time
+      } else if (expired(this.settings.bodyTimeout, time - this.endedAt)) this.destroy()
+    } else if (time - this.endedAt >= this.settings.lingerTimeout) this.destroy()
+  }
+
+  /** A timeout while reading: no more is read; the error answers in its turn, then close. */
+  private failReading(error: HttpError): void {
+    this.parser.stop()
+    this.parseFailed(error)
+  }
+}
+
+/** A timeout of 0 is off. */
+function expired(timeout: number, elapsed: number): boolean {
+  return timeout > 0 && elapsed >= timeout
 }
 
 function flushLater(conn: Connection): void {

@@ -4,6 +4,7 @@
 import fastq from 'fastq'
 import type { Response } from './response.js'
 import { invokeNative, type App } from './interfaces/native.js'
+import { now } from './clock.js'
 
 /** A connection that stopped reading because the queue was full. */
 export interface Blockable {
@@ -61,6 +62,7 @@ export class Dispatcher {
       return
     }
     res.release = release
+    res.calledAt = now()
     invokeNative(this.app, res.req, res, appFailed)
   }
 }

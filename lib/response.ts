@@ -57,6 +57,10 @@ export class Response {
   /** Output held back while an earlier response on the connection is still going. */
   queued: (string | Uint8Array)[] | null
   queuedBytes: number
+  /** A write of held-back output returned false: 'drain' is owed once this response is first. */
+  queuedFull: boolean
+  /** When the app was called (coarse ms), for the app timeout. */
+  calledAt: number
   /** Release of this exchange's dispatch slot; null once released. */
   release: (() => void) | null
   /** The request asked for `100 Continue` and it has not been sent. */
@@ -89,6 +93,8 @@ export class Response {
     this.next = null
     this.queued = null
     this.queuedBytes = 0
+    this.queuedFull = false
+    this.calledAt = 0
     this.release = null
     this.expectContinue = req.head.expectContinue
     this.failure = null

@@ -23,13 +23,24 @@ export interface ServerOptions extends Partial<ParserLimits> {
   accessLog?: boolean
   /** Where log lines go (default: a Log on process.stdout and process.stderr). */
   log?: Log
-  /** Idle keep-alive connections close after this many ms (default 5000). */
+  /** Idle keep-alive connections close after this many ms (default 5000; 0: never). */
   keepAliveTimeout?: number
   /**
    * A request head must arrive whole within this many ms of its first byte, and a new connection
-   * must start its first request within it (default 10000): slow-loris clients are cut off.
+   * must start its first request within it (default 10000; 0: no limit): slow-loris clients are
+   * answered 408 and cut off.
    */
   headersTimeout?: number
+  /**
+   * Longest stall, in ms, of a request body arriving (408, then close) or of a client taking
+   * none of its response (the connection is closed) (default 30000; 0: no limit).
+   */
+  bodyTimeout?: number
+  /**
+   * An app call that has not started its response within this many ms is answered 503 with an
+   * ERROR line, `req.signal` aborts, and the connection closes (default 30000; 0: no limit).
+   */
+  appTimeout?: number
   /** Most requests in flight on one connection before it stops reading (default 64). */
   maxPipeline?: number
   /** App calls waiting for a slot before connections stop reading (default threads * 64). */
@@ -44,6 +55,9 @@ export interface ServerAddress {
 
 export const DEFAULT_KEEP_ALIVE_TIMEOUT = 5000
 export const DEFAULT_HEADERS_TIMEOUT = 10000
+export const DEFAULT_BODY_TIMEOUT = 30000
+export const DEFAULT_APP_TIMEOUT = 30000
+export const DEFAULT_MAX_PIPELINE = 64
 const LINGER_TIMEOUT = 2000
 const SWEEP_INTERVAL = 1000
 
@@ -64,27 +78,28 @@ export class Server {
 
   constructor(app: App, options: ServerOptions = {}) {
     if (typeof app !== 'function') throw new TypeError('app must be a function (req, res) => ...')
-    const threads = options.threads ?? defaultThreads()
-    if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`threads must be an integer >= 1: ${threads}`)
+    const threads = atLeast('threads', options.threads ?? defaultThreads(), 1)
     this.threads = threads
     this.backlog = options.backlog !== undefined && options.backlog >= 0 ? options.backlog : undefined
     this.connections = new Set()
     const limits: ParserLimits = {
-      maxRequestLineSize: options.maxRequestLineSize ?? DEFAULT_LIMITS.maxRequestLineSize,
-      maxHeadSize: options.maxHeadSize ?? DEFAULT_LIMITS.maxHeadSize,
-      maxHeaderSize: options.maxHeaderSize ?? DEFAULT_LIMITS.maxHeaderSize,
-      maxHeaderCount: options.maxHeaderCount ?? DEFAULT_LIMITS.maxHeaderCount,
-      maxBodySize: options.maxBodySize ?? DEFAULT_LIMITS.maxBodySize,
+      maxRequestLineSize: atLeast('maxRequestLineSize', options.maxRequestLineSize ?? DEFAULT_LIMITS.maxRequestLineSize, 1),
+      maxHeadSize: atLeast('maxHeadSize', options.maxHeadSize ?? DEFAULT_LIMITS.maxHeadSize, 1),
+      maxHeaderSize: atLeast('maxHeaderSize', options.maxHeaderSize ?? DEFAULT_LIMITS.maxHeaderSize, 1),
+      maxHeaderCount: atLeast('maxHeaderCount', options.maxHeaderCount ?? DEFAULT_LIMITS.maxHeaderCount, 0),
+      maxBodySize: atLeast('maxBodySize', options.maxBodySize ?? DEFAULT_LIMITS.maxBodySize, 0),
     }
     this.settings = {
       limits,
       dispatcher: new Dispatcher(app, threads, options.maxQueued ?? threads * 64),
       log: options.log ?? new Log(),
       accessLog: options.accessLog ?? false,
-      maxPipeline: options.maxPipeline ?? 64,
+      maxPipeline: atLeast('maxPipeline', options.maxPipeline ?? DEFAULT_MAX_PIPELINE, 1),
       maxQueuedBytes: 64 * 1024,
-      keepAliveTimeout: options.keepAliveTimeout ?? DEFAULT_KEEP_ALIVE_TIMEOUT,
-      headersTimeout: options.headersTimeout ?? DEFAULT_HEADERS_TIMEOUT,
+      keepAliveTimeout: atLeast('keepAliveTimeout', options.keepAliveTimeout ?? DEFAULT_KEEP_ALIVE_TIMEOUT, 0),
+      headersTimeout: atLeast('headersTimeout', options.headersTimeout ?? DEFAULT_HEADERS_TIMEOUT, 0),
+      bodyTimeout: atLeast('bodyTimeout', options.bodyTimeout ?? DEFAULT_BODY_TIMEOUT, 0),
+      appTimeout: atLeast('appTimeout', options.appTimeout ?? DEFAULT_APP_TIMEOUT, 0),
       lingerTimeout: LINGER_TIMEOUT,
       closed: (conn) => this.connectionClosed(conn),
     }
@@ -161,6 +176,12 @@ export class Server {
     const time = now()
     for (const conn of this.connections) conn.sweep(time)
   }
+}
+
+/** An option that must be an integer of at least `min`. */
+function atLeast(name: string, value: number, min: number): number {
+  if (!Number.isInteger(value) || value < min) throw new RangeError(`${name} must be an integer >= ${min}: ${value}`)
+  return value
 }
 
 /** Creates a server for `app`; call `listen` to start it. */

@@ -133,6 +133,28 @@ options:
                  If negative, a default reasonable value is chosen by the system. [1024]
   --no-access-log
                  Do not log a line for each request.
+
+limits and timeouts:
+  --limit-request-line INT
+                 The maximum size of the request line in bytes; a longer one gets 414. [8192]
+  --limit-request-fields INT
+                 The maximum number of header fields in a request; more get 431. [100]
+  --limit-request-field-size INT
+                 The maximum size of one header field in bytes; a larger one gets 431. [8192]
+  --limit-request-head INT
+                 The maximum size of a request head (request line and fields) in bytes; a larger one gets 431. [16384]
+  --limit-request-body INT
+                 The maximum size of a request body in bytes; a larger one gets 413. [1073741824]
+  --limit-pipeline INT
+                 The maximum number of requests in flight on one connection before it stops being read. [64]
+  --timeout SECONDS
+                 Seconds an app call may take to start its response; then it gets 503 and the connection closes. 0: no limit. [30]
+  --header-timeout SECONDS
+                 Seconds a request head may take to arrive; then 408 and the connection closes. 0: no limit. [10]
+  --body-timeout SECONDS
+                 Seconds a request body may stall (408), or a client may take none of its response, before the connection closes. 0: no limit. [30]
+  --keep-alive SECONDS
+                 Seconds an idle keep-alive connection stays open. 0: no limit. [5]
 `
   for (const flag of ['-h', '--help']) {
     t.same(await run([flag]), { status: 0, stdout: help, stderr: '' }, flag)
@@ -152,6 +174,13 @@ t.test('bad arguments: exit status 2 and one line', async (t) => {
     [['--threads', 'x'], "argument --threads: invalid int value: 'x'"],
     [['--backlog', 'x'], "argument --backlog: invalid int value: 'x'"],
     [['--backlog='], "argument --backlog: invalid int value: ''"],
+    [['--limit-request-line', '0'], "argument --limit-request-line: The minimum is 1: '0'"],
+    [['--limit-request-fields=x'], "argument --limit-request-fields: invalid int value: 'x'"],
+    [['--limit-request-body', '-1'], "argument --limit-request-body: The minimum is 0: '-1'"],
+    [['--limit-pipeline', '0'], "argument --limit-pipeline: The minimum is 1: '0'"],
+    [['--timeout', '1.5'], "argument --timeout: invalid int value: '1.5'"],
+    [['--keep-alive', '-1'], "argument --keep-alive: The minimum is 0: '-1'"],
+    [['--body-timeout'], 'argument --body-timeout: expected one argument'],
     [['--chdir', '/nope'], "argument --chdir: Directory does not exist: '/nope'"],
     [['--chdir', 'package.json'], "argument --chdir: Directory does not exist: 'package.json'"],
     [['--port'], 'argument --port: expected one argument'],
@@ -262,6 +291,72 @@ t.test('options take effect', async (t) => {
   t.match(cli.stdout, /\nINFO: Threads: 3\n/)
   const other = await start(t, ['--host=127.0.0.1', '--port', '0', '--threads=1_0', '--backlog=16'])
   t.match(other.cli.stdout, /\nINFO: Threads: 10\n/)
+})
+
+t.test('limits take effect: 414, 431 and 413 at the sizes given', async (t) => {
+  const { port } = await start(t, [
+    ...LOCAL,
+    '--limit-request-line=40',
+    '--limit-request-fields',
+    '3',
+    '--limit-request-field-size',
+    '60',
+    '--limit-request-head=200',
+    '--limit-request-body',
+    '5',
+  ])
+  const status = async (request: string): Promise<string> => (await raw(port, request)).response.split('\r\n')[0]
+  t.equal(await status('GET / HTTP/1.1\r\nHost: x\r\n\r\n'), 'HTTP/1.1 200 OK', 'within every limit')
+  t.equal(await status(`GET /${'a'.repeat(40)} HTTP/1.1\r\nHost: x\r\n\r\n`), 'HTTP/1.1 414 URI Too Long')
+  t.equal(await status('GET / HTTP/1.1\r\nHost: x\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n'), 'HTTP/1.1 431 Request Header Fields Too Large', 'four fields')
+  t.equal(await status(`GET / HTTP/1.1\r\nHost: x\r\nA: ${'a'.repeat(60)}\r\n\r\n`), 'HTTP/1.1 431 Request Header Fields Too Large', 'one large field')
+  const fields = `A: ${'a'.repeat(50)}\r\nB: ${'b'.repeat(50)}\r\nC: ${'c'.repeat(50)}\r\n`
+  t.equal(await status(`GET / HTTP/1.1\r\nHost: x\r\n${fields}\r\n`), 'HTTP/1.1 431 Request Header Fields Too Large', 'a large head')
+  t.equal(await status('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello'), 'HTTP/1.1 200 OK', 'a body at the limit')
+  t.equal(await status('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\nhello!'), 'HTTP/1.1 413 Content Too Large')
+})
+
+t.test('--timeout: an app that does not answer gets 503, an ERROR line and a closed connection', async (t) => {
+  const { cli, port } = await start(t, [...LOCAL, '--timeout', '1', 'test/apps/hang.mjs:app'])
+  const started = Date.now()
+  const { response } = await raw(port, 'GET /hang HTTP/1.1\r\nHost: x\r\n\r\n')
+  t.match(response, /^HTTP\/1\.1 503 Service Unavailable\r\n/)
+  t.match(response, /\r\nConnection: close\r\n/)
+  t.match(response, /\r\n\r\nThe app did not answer in time\n$/)
+  t.ok(Date.now() - started >= 1000, 'not before the timeout')
+  await cli.waitFor(/^hang: aborted \(App timed out\)$/m)
+  t.match(cli.stderr, /^ERROR: App timed out after 1 s for "GET \/hang HTTP\/1\.1"$/m)
+  // Access lines are buffered: wait for the batch.
+  t.ok(await cli.waitFor(/^INFO: 127\.0\.0\.1:\d+ - "GET \/hang HTTP\/1\.1" 503 Service Unavailable$/m), 'its access line')
+  const { response: other } = await raw(port, 'GET /other HTTP/1.1\r\nHost: x\r\n\r\n')
+  t.match(other, /^HTTP\/1\.1 200 OK\r\n/, 'the server goes on serving')
+})
+
+t.test('--header-timeout and --keep-alive: slow and idle clients are cut off', async (t) => {
+  const { port } = await start(t, [...LOCAL, '--header-timeout', '1', '--keep-alive=1'])
+  const started = Date.now()
+  const slow = await new Promise<string>((resolve, reject) => {
+    let response = ''
+    const socket = connect(port, '127.0.0.1', () => socket.write('GET / HTTP/1.1\r\n'))
+    socket.setEncoding('latin1')
+    socket.on('data', (text: string) => (response += text))
+    socket.on('end', () => {
+      socket.end()
+      resolve(response)
+    })
+    socket.on('error', reject)
+  })
+  t.match(slow, /^HTTP\/1\.1 408 Request Timeout\r\n/, 'a head that does not finish: 408')
+  t.ok(Date.now() - started < 5000, 'within about a second, not the default 10')
+  const idle = await new Promise<string>((resolve, reject) => {
+    let response = ''
+    const socket = connect(port, '127.0.0.1', () => socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'))
+    socket.setEncoding('latin1')
+    socket.on('data', (text: string) => (response += text))
+    socket.on('close', () => resolve(response))
+    socket.on('error', reject)
+  })
+  t.match(idle, /^HTTP\/1\.1 200 OK\r\n/, 'answered, then closed when idle')
 })
 
 t.test('--chdir: MODULE is relative to it', async (t) => {

@@ -43,16 +43,22 @@ const SP = 32
 const HTAB = 9
 const COLON = 58
 const SEMICOLON = 59
+const EQUALS = 61
+const DQUOTE = 34
+const BACKSLASH = 92
 
 // Character classes (RFC 9110 section 5.6.2 tchar; field-vchar with obs-text; request-target).
 const TOKEN = new Uint8Array(256)
 const FIELD_VALUE = new Uint8Array(256)
 const TARGET = new Uint8Array(256)
 const HEX = new Int8Array(256).fill(-1)
+// qdtext (RFC 9110 section 5.6.4): field-vchar, SP and HTAB but `"` and `\`.
+const QDTEXT = new Uint8Array(256)
 for (let c = 0; c < 256; c++) {
   const ch = String.fromCharCode(c)
   if (/[A-Za-z0-9!#$%&'*+\-.^_`|~]/.test(ch)) TOKEN[c] = 1
   if (c === HTAB || (c >= 0x20 && c !== 0x7f)) FIELD_VALUE[c] = 1
+  if (FIELD_VALUE[c] === 1 && c !== 0x22 && c !== 0x5c) QDTEXT[c] = 1
   if (c > 0x20 && c !== 0x7f) TARGET[c] = 1
   if (/[0-9]/.test(ch)) HEX[c] = c - 48
   else if (/[a-f]/.test(ch)) HEX[c] = c - 87
@@ -63,18 +69,27 @@ for (let c = 0; c < 256; c++) {
 const HEAD = 0
 const BODY_LENGTH = 1
 const CHUNK_SIZE = 2
-const CHUNK_EXT_BWS = 3
-const CHUNK_EXT = 4
-const CHUNK_SIZE_LF = 5
-const CHUNK_DATA = 6
-const CHUNK_DATA_CR = 7
-const CHUNK_DATA_LF = 8
-const TRAILER_START = 9
-const TRAILER_NAME = 10
-const TRAILER_VALUE = 11
-const TRAILER_LF = 12
-const TRAILERS_END_LF = 13
-const DEAD = 14
+// Chunk extensions (RFC 9112 section 7.1.1):
+//   *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS ( token / quoted-string ) ] )
+const CHUNK_EXT_BWS = 3 // after the size: BWS, then ";"
+const CHUNK_EXT_NAME_START = 4 // after ";"
+const CHUNK_EXT_NAME = 5
+const CHUNK_EXT_NAME_END = 6 // BWS after the name: "=", ";" or the line's end
+const CHUNK_EXT_VALUE_START = 7 // after "="
+const CHUNK_EXT_TOKEN = 8
+const CHUNK_EXT_QUOTED = 9
+const CHUNK_EXT_ESCAPE = 10 // after a backslash in a quoted string
+const CHUNK_EXT_VALUE_END = 11 // BWS after a value: ";" or the line's end
+const CHUNK_SIZE_LF = 12
+const CHUNK_DATA = 13
+const CHUNK_DATA_CR = 14
+const CHUNK_DATA_LF = 15
+const TRAILER_START = 16
+const TRAILER_NAME = 17
+const TRAILER_VALUE = 18
+const TRAILER_LF = 19
+const TRAILERS_END_LF = 20
+const DEAD = 21
 
 // Chunk extensions are kept short: they are only ever skipped.
 const MAX_CHUNK_EXT = 4096
@@ -378,8 +393,12 @@ export class Parser {
         case 6:
           // RFC 9110 section 10.1.1: an HTTP/1.0 request's expectation is ignored.
           if (versionMinor === 1 && nameIs(data, nameStart, EXPECT)) {
-            if (valueStart + 12 === valueEnd && nameIs(data, valueStart, CONTINUE)) expectContinue = true
-            else throw new HttpError(417, 'Unsupported expectation')
+            // A list (RFC 9110 section 5.6.1): empty elements are ignored; 100-continue is the
+            // only expectation defined.
+            for (const index of listTokens(data, valueStart, valueEnd, EXPECTATIONS)) {
+              if (index !== 0) throw new HttpError(417, 'Unsupported expectation')
+              expectContinue = true
+            }
           }
           break
         case 10:
@@ -454,8 +473,9 @@ export class Parser {
     }
     const major = data[p + 5] - 48
     const minor = data[p + 7] - 48
-    if (major !== 1 || minor > 1) throw new HttpError(505, 'HTTP version not supported')
-    return minor
+    if (major !== 1) throw new HttpError(505, 'HTTP version not supported')
+    // RFC 9110 section 2.5: a later 1.x minor version is processed as 1.1.
+    return minor > 1 ? 1 : minor
   }
 
   private complete(): void {
@@ -465,6 +485,55 @@ export class Parser {
   }
 
   // --- Chunked body (RFC 9112 section 7.1) --------------------------------------------------
+
+  /**
+   * One byte of a chunk extension: checked against the grammar, then skipped. (Blanks before
+   * the line's end are let through: they cannot change the framing.)
+   */
+  private extension(c: number): void {
+    const blank = c === SP || c === HTAB
+    let next = -1
+    switch (this.state) {
+      case CHUNK_EXT_BWS:
+      case CHUNK_EXT_VALUE_END:
+        if (blank) next = this.state
+        else if (c === SEMICOLON) next = CHUNK_EXT_NAME_START
+        else if (c === CR && this.state === CHUNK_EXT_VALUE_END) next = CHUNK_SIZE_LF
+        break
+      case CHUNK_EXT_NAME_START:
+        if (blank) next = CHUNK_EXT_NAME_START
+        else if (TOKEN[c] === 1) next = CHUNK_EXT_NAME
+        break
+      case CHUNK_EXT_NAME:
+      case CHUNK_EXT_TOKEN:
+        if (TOKEN[c] === 1) next = this.state
+        else if (c === CR) next = CHUNK_SIZE_LF
+        else if (c === SEMICOLON) next = CHUNK_EXT_NAME_START
+        else if (blank) next = this.state === CHUNK_EXT_NAME ? CHUNK_EXT_NAME_END : CHUNK_EXT_VALUE_END
+        else if (c === EQUALS && this.state === CHUNK_EXT_NAME) next = CHUNK_EXT_VALUE_START
+        break
+      case CHUNK_EXT_NAME_END:
+        if (blank) next = CHUNK_EXT_NAME_END
+        else if (c === EQUALS) next = CHUNK_EXT_VALUE_START
+        else if (c === SEMICOLON) next = CHUNK_EXT_NAME_START
+        else if (c === CR) next = CHUNK_SIZE_LF
+        break
+      case CHUNK_EXT_VALUE_START:
+        if (blank) next = CHUNK_EXT_VALUE_START
+        else if (c === DQUOTE) next = CHUNK_EXT_QUOTED
+        else if (TOKEN[c] === 1) next = CHUNK_EXT_TOKEN
+        break
+      case CHUNK_EXT_QUOTED:
+        if (c === DQUOTE) next = CHUNK_EXT_VALUE_END
+        else if (c === BACKSLASH) next = CHUNK_EXT_ESCAPE
+        else if (QDTEXT[c] === 1) next = CHUNK_EXT_QUOTED
+        break
+      default: // CHUNK_EXT_ESCAPE: quoted-pair = "\" ( HTAB / SP / VCHAR / obs-text )
+        if (FIELD_VALUE[c] === 1) next = CHUNK_EXT_QUOTED
+    }
+    if (next === -1) throw new HttpError(400, 'Invalid chunk extension')
+    this.state = next
+  }
 
   /** Runs the chunked-body states over `data` from `pos`; returns where it stopped. */
   private chunked(data: Buffer, pos: number): number {
@@ -483,7 +552,7 @@ export class Parser {
           } else if (c === CR) {
             this.state = CHUNK_SIZE_LF
           } else if (c === SEMICOLON) {
-            this.state = CHUNK_EXT
+            this.state = CHUNK_EXT_NAME_START
           } else if (c === SP || c === HTAB) {
             this.state = CHUNK_EXT_BWS
           } else {
@@ -492,15 +561,16 @@ export class Parser {
           break
         }
         case CHUNK_EXT_BWS:
-          // RFC 9112 section 7.1.1: whitespace after the size only before a `;`.
-          if (c === SEMICOLON) this.state = CHUNK_EXT
-          else if (c !== SP && c !== HTAB) throw new HttpError(400, 'Invalid chunk extension')
+        case CHUNK_EXT_NAME_START:
+        case CHUNK_EXT_NAME:
+        case CHUNK_EXT_NAME_END:
+        case CHUNK_EXT_VALUE_START:
+        case CHUNK_EXT_TOKEN:
+        case CHUNK_EXT_QUOTED:
+        case CHUNK_EXT_ESCAPE:
+        case CHUNK_EXT_VALUE_END:
           if (++this.extBytes > MAX_CHUNK_EXT) throw new HttpError(400, 'Chunk extension too long')
-          break
-        case CHUNK_EXT:
-          if (c === CR) this.state = CHUNK_SIZE_LF
-          else if (FIELD_VALUE[c] !== 1) throw new HttpError(400, 'Invalid chunk extension')
-          if (++this.extBytes > MAX_CHUNK_EXT) throw new HttpError(400, 'Chunk extension too long')
+          this.extension(c)
           break
         case CHUNK_SIZE_LF: {
           if (c !== LF) throw new HttpError(400, 'Invalid chunk size line')
@@ -561,7 +631,7 @@ export class Parser {
 
 const HOST = lower('host')
 const EXPECT = lower('expect')
-const CONTINUE = lower('100-continue')
+const EXPECTATIONS = [lower('100-continue')]
 const CONNECTION = lower('connection')
 const CONTENT_LENGTH = lower('content-length')
 const TRANSFER_ENCODING = lower('transfer-encoding')

@@ -1,0 +1,9 @@
+// An app that never answers `/hang` (it only notices that the server gave up on it, through
+// req.signal), and answers anything else at once: for the app timeout.
+export function app(req, res) {
+  if (req.url !== '/hang') {
+    res.end(`${req.method} ${req.url}\n`)
+    return
+  }
+  req.signal.addEventListener('abort', () => process.stdout.write(`hang: aborted (${req.signal.reason.message})\n`))
+}
