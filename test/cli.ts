@@ -103,11 +103,15 @@ function curl(...args: string[]): Promise<string> {
   })
 }
 
-/** One request on its own connection; resolves with the response and the client's port. */
-function raw(port: number, request: string): Promise<{ response: string; localPort: number }> {
+/**
+ * One request on its own connection; resolves with the response and the client's port once the
+ * server ends. The client half-closes after its request unless `halfClose` is false (a FIN
+ * aborts the request's signal).
+ */
+function raw(port: number, request: string, halfClose = true): Promise<{ response: string; localPort: number }> {
   return new Promise((resolve, reject) => {
     let response = ''
-    const socket = connect(port, '127.0.0.1', () => socket.end(request))
+    const socket = connect(port, '127.0.0.1', () => (halfClose ? socket.end(request) : socket.write(request)))
     socket.setEncoding('latin1')
     socket.on('data', (text: string) => (response += text))
     socket.on('end', () => resolve({ response, localPort: socket.localPort as number }))
@@ -319,7 +323,7 @@ t.test('limits take effect: 414, 431 and 413 at the sizes given', async (t) => {
 t.test('--timeout: an app that does not answer gets 503, an ERROR line and a closed connection', async (t) => {
   const { cli, port } = await start(t, [...LOCAL, '--timeout', '1', 'test/apps/hang.mjs:app'])
   const started = Date.now()
-  const { response } = await raw(port, 'GET /hang HTTP/1.1\r\nHost: x\r\n\r\n')
+  const { response } = await raw(port, 'GET /hang HTTP/1.1\r\nHost: x\r\n\r\n', false)
   t.match(response, /^HTTP\/1\.1 503 Service Unavailable\r\n/)
   t.match(response, /\r\nConnection: close\r\n/)
   t.match(response, /\r\n\r\nThe app did not answer in time\n$/)
