@@ -245,6 +245,8 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
   private unpause(reason: number): void {
     if ((this.pausedFor & reason) === 0) return
     this.pausedFor &= ~reason
+    // (Destroyed: a queue that drains may still unblock a connection gone meanwhile.)
+    /* c8 ignore next */
     if (this.pausedFor !== 0 || this.destroyed) return
     this.parser.resume()
     const remainder = this.remainder
@@ -472,6 +474,8 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
    * exchange it answers, when the request's head was read.
    */
   private writeError(error: HttpError, res?: Response): void {
+    // Defensive: every caller checks first; a second error response would corrupt the stream.
+    /* c8 ignore next */
     if (this.ended) return
     const body = `${error.message}\n`
     const head =
@@ -557,6 +561,8 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
   }
 
   destroy(): void {
+    // Defensive: a destroyed connection has left the server's sweep and has no exchanges left.
+    /* c8 ignore next */
     if (this.destroyed) return
     this.socket.destroy()
     this.onClose()

@@ -403,6 +403,8 @@ export class Response {
 
   /** The client went away: nothing more will be sent. */
   destroy(): void {
+    // Defensive: the connection destroys an exchange once, as it leaves the line.
+    /* c8 ignore next */
     if (this._destroyed) return
     this._destroyed = true
     if (!this.ended && this.listeners !== null) this.emit('close')

@@ -1242,6 +1242,32 @@ t.test('an http URI with an empty host is refused (RFC 9110 4.2.1)', async (t) =
   }
 })
 
+t.test('a head over a limit gets the same answer however it is cut', async (t) => {
+  const small = { maxRequestLineSize: 30, maxHeaderSize: 20, maxHeadSize: 60, maxHeaderCount: 5 }
+  const cases: [string, string, number, RegExp, Partial<ParserLimits>][] = [
+    ['a long request line ending in a bare LF', `GET /${'a'.repeat(40)} HTTP/1.1\n`, 414, /Request line too long/, {}],
+    ['a long field line ending in a bare LF', `GET / HTTP/1.1\r\nX: ${'a'.repeat(30)}\n`, 431, /Header field too large/, {}],
+    ['one field too many, ending in a bare LF', 'GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\n', 431, /Too many header fields/, { maxHeaderCount: 2 }],
+    // The request line ends at byte 16, A at 35; B passes the field limit at 55, the head's at 60.
+    ['the field limit passed first', `GET / HTTP/1.1\r\nA: ${'a'.repeat(14)}\r\nB${'b'.repeat(40)}\r\n\r\n`, 431, /Header field too large/, {}],
+    // A and B end at 35 and 54; C passes the head limit at 60, its own at 74.
+    ['the head limit passed first', `GET / HTTP/1.1\r\nA: ${'a'.repeat(14)}\r\nB: ${'b'.repeat(14)}\r\nC${'c'.repeat(30)}\r\n\r\n`, 431, /Request header too large/, {}],
+  ]
+  for (const [name, input, status, message, limits] of cases) {
+    const buf = bytes(input)
+    for (let i = 0; i <= buf.length; i++) {
+      const parser = new Parser(new Recorder(), { ...DEFAULT_LIMITS, ...small, ...limits })
+      let error: unknown = null
+      try {
+        for (const piece of splitAt(buf, i)) parser.execute(piece)
+      } catch (e) {
+        error = e
+      }
+      t.ok(error instanceof HttpError && error.status === status && message.test(error.message), `${name}: split at ${i}`, { error })
+    }
+  }
+})
+
 t.test('the default limits are the documented ones', async (t) => {
   t.same(DEFAULT_LIMITS, {
     maxRequestLineSize: 8192,
@@ -1267,7 +1293,10 @@ t.test('absolute-form with any RFC 3986 scheme, and an IP-literal Host', async (
   t.equal(only(t, 'GET / HTTP/1.1\r\nHost: [v1.fe80::1]:8080\r\n\r\n').url, '/')
   t.equal(only(t, 'GET / HTTP/1.1\r\nHost: [V1.2]\r\n\r\n').url, '/')
   t.equal(only(t, 'GET / HTTP/1.1\r\nHost: [::1]\r\n\r\n').url, '/')
-  for (const host of ['[]', '[::1', '[::1]x', '[g::1]']) {
+  t.equal(only(t, 'GET / HTTP/1.1\r\nHost: [v0.KA]\r\n\r\n').url, '/', 'IPvFuture with unreserved characters')
+  t.equal(only(t, 'GET http://[v0.KA]/ HTTP/1.1\r\nHost: [v0.KA]\r\n\r\n').url, 'http://[v0.KA]/', 'IPvFuture in absolute-form')
+  t.equal(only(t, 'GET / HTTP/1.1\r\nHost: [::ffff:1.2.3.4]:80\r\n\r\n').url, '/', 'IPv6 with an IPv4 tail')
+  for (const host of ['[]', '[::1', '[::1]x', '[g::1]', '[...]', '[v]', '[v1.]', '[v.a]', '[1:2:3]', '[::1]]']) {
     t.equal(statusOf([bytes(`GET / HTTP/1.1\r\nHost: ${host}\r\n\r\n`)]), 400, host)
   }
   t.equal(statusOf([bytes(`GET http://user@example.com/ HTTP/1.1\r\n${HOST}\r\n`)]), 400, 'userinfo')

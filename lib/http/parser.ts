@@ -2,6 +2,7 @@
 // request heads and body pieces come out through the handler; bad input throws HttpError. It
 // knows nothing of sockets, apps or timers. Body pieces are views (`subarray`) of the bytes that
 // were passed in, never copies; a head that arrives in pieces is the only thing ever copied.
+import { isIPv6 } from 'node:net'
 import { HttpError } from './errors.js'
 import { RequestHead } from './head.js'
 
@@ -262,7 +263,6 @@ export class Parser {
 
   /** Scans for the end of the head from `start`; returns where the body begins, or -1. */
   private head(data: Buffer, start: number): number {
-    const limits = this.limits
     let headStart = start
     let lineStart = start + this.lineFrom
     let searchFrom = start + this.searchFrom
@@ -272,46 +272,63 @@ export class Parser {
         this.keepPending(data, headStart, lineStart)
         return -1
       }
+      const end = lf + 1
+      const over = this.overLimit(data, headStart, lineStart, end, true)
+      if (over !== null) throw over
       if (lf === lineStart || data[lf - 1] !== CR) throw new HttpError(400, 'Bare LF in request head')
-      const lineLength = lf + 1 - lineStart
+      const lineLength = end - lineStart
       if (this.lines === 0) {
         if (lineLength === 2) {
           // RFC 9112 section 2.2: empty lines before the request line are ignored.
-          headStart = lineStart = searchFrom = lf + 1
+          headStart = lineStart = searchFrom = end
           continue
         }
-        if (lineLength > limits.maxRequestLineSize) throw new HttpError(414, 'Request line too long')
         this.requestLine(data, lineStart, lf - 1)
       } else if (lineLength === 2) {
-        const end = lf + 1
-        if (end - headStart > limits.maxHeadSize) throw new HttpError(431, 'Request header too large')
         const fieldsStart = headStart + this.fieldsOffset
         this.lines = 0
         this.lineFrom = 0
         this.searchFrom = 0
         this.fields(data, fieldsStart, end)
         return end
-      } else if (lineLength > limits.maxHeaderSize) {
-        throw new HttpError(431, 'Header field too large')
-      } else if (this.lines > limits.maxHeaderCount) {
-        throw new HttpError(431, 'Too many header fields')
       }
       this.lines++
-      lineStart = searchFrom = lf + 1
+      lineStart = searchFrom = end
       if (this.lines === 1) this.fieldsOffset = lineStart - headStart
-      if (lineStart - headStart > limits.maxHeadSize) throw new HttpError(431, 'Request header too large')
     }
+  }
+
+  /**
+   * The limit that the head's current line passes, judged on its bytes from `lineStart` to
+   * `end` (its LF included once it is complete), or null. The limit passed at the earliest byte
+   * wins, and before a bare LF, so that a head gets the same answer however it is cut up.
+   */
+  private overLimit(data: Buffer, headStart: number, lineStart: number, end: number, complete: boolean): HttpError | null {
+    const limits = this.limits
+    let lineLimit: number
+    let error: HttpError | null = null
+    if (this.lines === 0) {
+      lineLimit = lineStart + limits.maxRequestLineSize
+      if (end > lineLimit) error = new HttpError(414, 'Request line too long')
+    } else {
+      // A field line, not the empty line that ends the head: one too many from its first byte.
+      const content = (complete ? end - 1 : end) - lineStart
+      if (this.lines > limits.maxHeaderCount && (content > 1 || (content === 1 && data[lineStart] !== CR))) {
+        return new HttpError(431, 'Too many header fields')
+      }
+      lineLimit = lineStart + limits.maxHeaderSize
+      if (end > lineLimit) error = new HttpError(431, 'Header field too large')
+    }
+    const headLimit = headStart + limits.maxHeadSize
+    if (end > headLimit && (error === null || headLimit < lineLimit)) error = new HttpError(431, 'Request header too large')
+    return error
   }
 
   /** Keeps the incomplete head (`headStart` on) for the next execute, within the limits. */
   private keepPending(data: Buffer, headStart: number, lineStart: number): void {
-    const limits = this.limits
+    const over = this.overLimit(data, headStart, lineStart, data.length, false)
+    if (over !== null) throw over
     const size = data.length - headStart
-    if (this.lines === 0 && size > limits.maxRequestLineSize) throw new HttpError(414, 'Request line too long')
-    if (size > limits.maxHeadSize) throw new HttpError(431, 'Request header too large')
-    if (this.lines > 0 && data.length - lineStart > limits.maxHeaderSize) {
-      throw new HttpError(431, 'Header field too large')
-    }
     this.lineFrom = lineStart - headStart
     this.searchFrom = size
     if (size === 0) return
@@ -737,14 +754,18 @@ for (const ch of "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789
  * Host = uri-host [ ":" port ] (RFC 9112 section 3.2): a reg-name or IPv4 address, or an IP
  * literal in brackets, then an optional port. An empty value is allowed.
  */
+// IPvFuture = "v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" )
+const IP_FUTURE = /^[vV][0-9A-Fa-f]+\.[A-Za-z0-9\-._~!$&'()*+,;=:]+$/
+
 function validHost(data: Buffer, start: number, end: number): boolean {
   let p = start
   if (data[p] === 91) {
-    // '[' IP-literal ']'
-    p++
-    while (p < end && (HEX[data[p]] >= 0 || data[p] === COLON || data[p] === 46 || data[p] === 118 || data[p] === 86)) p++
-    if (p === start + 1 || data[p] !== 93) return false
-    p++
+    // IP-literal = "[" ( IPv6address / IPvFuture ) "]" (RFC 3986 section 3.2.2)
+    const close = data.indexOf(93, p)
+    if (close === -1 || close >= end) return false
+    const literal = data.toString('latin1', p + 1, close)
+    if (!isIPv6(literal) && !IP_FUTURE.test(literal)) return false
+    p = close + 1
   } else {
     while (p < end && REG_NAME[data[p]] === 1) p++
   }
