@@ -403,7 +403,7 @@ export class Response {
 
   /** The client went away: nothing more will be sent. */
   destroy(): void {
-    // Defensive: the connection destroys an exchange once, as it leaves the line.
+    // Again: an exchange that failed while waiting its turn, dropped when the connection closes.
     /* c8 ignore next */
     if (this._destroyed) return
     this._destroyed = true
