@@ -18,7 +18,7 @@ import { byteByByte, bytes, parse } from './helpers/parser-recorder.js'
 import type { Message, Outcome } from './helpers/parser-recorder.js'
 import type { ParserLimits } from '../lib/http/parser.js'
 import { RawClient, get, parseResponses, rawRequest } from './helpers/raw.js'
-import { startServer } from './helpers/server.js'
+import { startServer, watchEscapes } from './helpers/server.js'
 import type { Request, Response } from '../lib/server.js'
 
 // --- Seed and run counts -------------------------------------------------------------------------
@@ -720,23 +720,8 @@ function assertAnswers(res: { statusCode: number; body: Buffer }, m: { method: s
   if (m.method !== 'HEAD') assert.deepEqual(JSON.parse(res.body.toString('utf8')), { method: m.method, url: m.url }, `response ${i} body`)
 }
 
-/** Records uncaught exceptions and unhandled rejections for the length of a test. */
-function watchProcess(t: Test): unknown[] {
-  const caught: unknown[] = []
-  const record = (error: unknown): void => {
-    caught.push(error)
-  }
-  process.on('uncaughtException', record)
-  process.on('unhandledRejection', record)
-  t.teardown(() => {
-    process.off('uncaughtException', record)
-    process.off('unhandledRejection', record)
-  })
-  return caught
-}
-
 t.test('server: valid pipelines sent in pieces reach the app in order and are answered', async (t) => {
-  const caught = watchProcess(t)
+  const caught = watchEscapes(t)
   const seen: Seen[] = []
   const s = await startServer(t, recordingApp(seen))
   await holds(
@@ -768,7 +753,7 @@ t.test('server: valid pipelines sent in pieces reach the app in order and are an
 })
 
 t.test('server: random and mutated bytes end in responses, a 4xx/5xx or a close; the server lives on', async (t) => {
-  const caught = watchProcess(t)
+  const caught = watchEscapes(t)
   const seen: Seen[] = []
   // One server with the default limits and one with small ones (requests cut off by 413, 414 and
   // 431, some while their app is already running).

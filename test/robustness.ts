@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url'
 import v8 from 'node:v8'
 import vm from 'node:vm'
 import { RawClient, get, parseResponses, rawRequest, type RawResponse } from './helpers/raw.js'
-import { eventually, httpRequest, sleep, startServer, type TestServer } from './helpers/server.js'
+import { eventually, httpRequest, sleep, startServer, watchEscapes, type TestServer } from './helpers/server.js'
 import type { Connection } from '../lib/connection.js'
 import type { App, Request, Response, Server } from '../lib/server.js'
 
@@ -25,22 +25,6 @@ v8.setFlagsFromString('--expose-gc')
 const gc = vm.runInNewContext('gc') as () => void
 
 // --- Helpers ------------------------------------------------------------------------------------
-
-/**
- * Records errors that escape to the process (uncaught exceptions, unhandled rejections) while a
- * test runs; a robust server lets none through, whatever its clients do.
- */
-function watchEscapes(t: Test): unknown[] {
-  const escaped: unknown[] = []
-  const record = (error: unknown): void => void escaped.push(error)
-  process.on('uncaughtException', record)
-  process.on('unhandledRejection', record)
-  t.teardown(() => {
-    process.off('uncaughtException', record)
-    process.off('unhandledRejection', record)
-  })
-  return escaped
-}
 
 /** The server's open connections (a private field: the tests look, never touch). */
 function connectionsOf(server: Server): Set<Connection> {

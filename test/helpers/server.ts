@@ -113,3 +113,19 @@ export async function eventually(check: () => boolean, timeout = 3000): Promise<
   }
   return check()
 }
+
+/**
+ * Records errors that escape to the process (uncaught exceptions, unhandled rejections) while a
+ * test runs; a robust server lets none through, whatever its clients do.
+ */
+export function watchEscapes(t: Teardown): unknown[] {
+  const escaped: unknown[] = []
+  const record = (error: unknown): void => void escaped.push(error)
+  process.on('uncaughtException', record)
+  process.on('unhandledRejection', record)
+  t.teardown(() => {
+    process.off('uncaughtException', record)
+    process.off('unhandledRejection', record)
+  })
+  return escaped
+}
