@@ -3,7 +3,7 @@
 // and a graceful shutdown under load (in process and through the CLI). Each test checks that
 // nothing escapes to the process, that connections and their objects are released, and that the
 // bytes the server holds stay bounded.
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { readdirSync, realpathSync } from 'node:fs'
