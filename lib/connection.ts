@@ -6,7 +6,7 @@ import { Parser, type ParserHandler, type ParserLimits } from './http/parser.js'
 import type { RequestHead } from './http/head.js'
 import { HttpError } from './http/errors.js'
 import { statusLine } from './http/status.js'
-import { httpDate, now } from './clock.js'
+import { httpDate } from './clock.js'
 import { Request, type RequestOwner } from './request.js'
 import { Response, type ResponseOwner } from './response.js'
 import type { Dispatcher } from './dispatch.js'
@@ -115,7 +115,7 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
     this.served = 0
     this.advancing = false
     this.advanceAgain = false
-    this.idleSince = now()
+    this.idleSince = Date.now()
     this.headStartedAt = 0
     this.endedAt = 0
     this.stalledSince = 0
@@ -165,7 +165,7 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
     // The body goes on in later chunks: the app starts now and reads it as it comes.
     if (this.waiting !== null) this.dispatchWaiting()
     if (parser.headPending) {
-      if (this.headStartedAt === 0) this.headStartedAt = now()
+      if (this.headStartedAt === 0) this.headStartedAt = Date.now()
     }
   }
 
@@ -404,7 +404,7 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
     } while (this.advanceAgain)
     this.advancing = false
     if (this.first === null && !this.ended && !this.destroyed) {
-      this.idleSince = now()
+      this.idleSince = Date.now()
       if (this.pendingError !== null) this.writeError(this.pendingError)
       // A client that half-closed is done once the requests it sent are answered, including
       // those still unread because reading is paused. (A closing connection ends in retire():
@@ -546,7 +546,7 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
   private end(): void {
     if (this.ended || this.destroyed) return
     this.ended = true
-    this.endedAt = now()
+    this.endedAt = Date.now()
     this.parser.stop()
     this.remainder = null
     this.dropExchanges(new Error('Connection closed'))

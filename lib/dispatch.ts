@@ -4,7 +4,6 @@
 import fastq from 'fastq'
 import type { Response } from './response.js'
 import { invokeNative, type App } from './interfaces/native.js'
-import { now } from './clock.js'
 
 /** A connection that stopped reading because the queue was full. */
 export interface Blockable {
@@ -62,7 +61,7 @@ export class Dispatcher {
       return
     }
     res.release = release
-    res.calledAt = now()
+    res.calledAt = Date.now()
     invokeNative(this.app, res.req, res, appFailed)
   }
 }

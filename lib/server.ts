@@ -4,7 +4,6 @@ import os from 'node:os'
 import { Connection, type ConnectionSettings } from './connection.js'
 import { Dispatcher } from './dispatch.js'
 import { DEFAULT_LIMITS, type ParserLimits } from './http/parser.js'
-import { now } from './clock.js'
 import { Log } from './log.js'
 import type { App } from './interfaces/native.js'
 
@@ -173,7 +172,7 @@ export class Server {
   }
 
   private sweep(): void {
-    const time = now()
+    const time = Date.now()
     for (const conn of this.connections) conn.sweep(time)
   }
 }
