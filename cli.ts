@@ -235,7 +235,7 @@ function parseArgs(argv: string[], cwd: string, defaultThreads: number): Options
     chdir: chdir === undefined ? cwd : directory(chdir, cwd),
     host: values.get('--host') ?? '0.0.0.0',
     port: portValue(values.get('--port') ?? '8080'),
-    threads: threads === undefined ? defaultThreads : atLeastOne('--threads', threads),
+    threads: threads === undefined ? defaultThreads : atLeast('--threads', threads, 1),
     backlog: backlogValue(values.get('--backlog') ?? '1024'),
     accessLog: flags['access-log'] !== false,
     app: flags._.length === 0 ? DEFAULT_APP : String(flags._[0]),
@@ -249,8 +249,7 @@ function tuningValues(values: Map<string, string>): Tuning {
   for (const { flag, option, seconds, min } of TUNING) {
     const value = values.get(flag)
     if (value === undefined) continue
-    const n = intValue(flag, value)
-    if (n < min) usageError(`argument ${flag}: The minimum is ${min}: '${value}'`)
+    const n = atLeast(flag, value, min)
     tuning[option] = seconds ? n * 1000 : n
   }
   return tuning
@@ -261,9 +260,9 @@ function intValue(flag: string, value: string): number {
   return Number(value.replace(/_/g, ''))
 }
 
-function atLeastOne(flag: string, value: string): number {
+function atLeast(flag: string, value: string, min: number): number {
   const n = intValue(flag, value)
-  if (n < 1) usageError(`argument ${flag}: The minimum is 1: '${value}'`)
+  if (n < min) usageError(`argument ${flag}: The minimum is ${min}: '${value}'`)
   return n
 }
 

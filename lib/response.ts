@@ -59,7 +59,7 @@ export class Response {
   queuedBytes: number
   /** A write of held-back output returned false: 'drain' is owed once this response is first. */
   queuedFull: boolean
-  /** When the app was called (coarse ms), for the app timeout. */
+  /** When the app was called (Date.now()), for the app timeout. */
   calledAt: number
   /** Release of this exchange's dispatch slot; null once released. */
   release: (() => void) | null
