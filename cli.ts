@@ -13,9 +13,12 @@ import {
   defaultThreads,
   DEFAULT_APP_TIMEOUT,
   DEFAULT_BODY_TIMEOUT,
+  DEFAULT_BUFFER_BODY,
   DEFAULT_HEADERS_TIMEOUT,
   DEFAULT_KEEP_ALIVE_TIMEOUT,
   DEFAULT_MAX_PIPELINE,
+  DEFAULT_MIN_DATA_RATE,
+  DEFAULT_MIN_DATA_RATE_GRACE,
   type App,
   type ServerOptions,
 } from './lib/server.js'
@@ -42,10 +45,14 @@ type TuningOption =
   | 'maxHeadSize'
   | 'maxBodySize'
   | 'maxPipeline'
+  | 'bufferBody'
+  | 'maxQueue'
   | 'appTimeout'
   | 'headersTimeout'
   | 'bodyTimeout'
   | 'keepAliveTimeout'
+  | 'minDataRate'
+  | 'minDataRateGrace'
 type Tuning = Pick<ServerOptions, TuningOption>
 
 interface TuningFlag {
@@ -54,8 +61,8 @@ interface TuningFlag {
   /** Sizes and counts are given as they are; timeouts in seconds (options take ms). */
   seconds: boolean
   min: number
-  /** In the flag's unit. */
-  default: number
+  /** In the flag's unit; null: off unless given. */
+  default: number | null
   help: string
 }
 
@@ -110,6 +117,22 @@ const TUNING: TuningFlag[] = [
     help: 'The maximum number of requests in flight on one connection before it stops being read.',
   },
   {
+    flag: '--buffer-body',
+    option: 'bufferBody',
+    seconds: false,
+    min: 0,
+    default: DEFAULT_BUFFER_BODY,
+    help: 'Request bodies up to this many bytes are read whole before the app is called, so a slow client holds no app call. 0: every body is read by the app as it arrives.',
+  },
+  {
+    flag: '--max-queue',
+    option: 'maxQueue',
+    seconds: false,
+    min: 0,
+    default: null,
+    help: 'When every app call is busy and this many wait, a new request gets 503 with Retry-After instead of waiting. Off: connections stop being read instead.',
+  },
+  {
     flag: '--timeout',
     option: 'appTimeout',
     seconds: true,
@@ -132,6 +155,22 @@ const TUNING: TuningFlag[] = [
     min: 0,
     default: DEFAULT_BODY_TIMEOUT / 1000,
     help: 'Seconds a request body may stall (408), or a client may take none of its response, before the connection closes. 0: no limit.',
+  },
+  {
+    flag: '--min-data-rate',
+    option: 'minDataRate',
+    seconds: false,
+    min: 0,
+    default: DEFAULT_MIN_DATA_RATE,
+    help: 'Bytes per second a client must average while it sends a request body (else 408) or reads a response (else the connection closes), once the grace period is over. 0: no minimum.',
+  },
+  {
+    flag: '--min-data-rate-grace',
+    option: 'minDataRateGrace',
+    seconds: true,
+    min: 0,
+    default: DEFAULT_MIN_DATA_RATE_GRACE / 1000,
+    help: 'Seconds a request body or a response may take before --min-data-rate applies.',
   },
   {
     flag: '--keep-alive',
@@ -175,7 +214,7 @@ ${TUNING.map(tuningHelp).join('')}`
 /** argparse's layout for a flag whose name is wider than the help column. */
 function tuningHelp(tuning: TuningFlag): string {
   const metavar = tuning.seconds ? 'SECONDS' : 'INT'
-  return `  ${tuning.flag} ${metavar}\n                 ${tuning.help} [${tuning.default}]\n`
+  return `  ${tuning.flag} ${metavar}\n                 ${tuning.help} [${tuning.default ?? 'off'}]\n`
 }
 
 const VALUE_FLAGS = new Set(['--chdir', '--host', '--port', '--threads', '--backlog', ...TUNING.map((tuning) => tuning.flag)])

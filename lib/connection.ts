@@ -30,6 +30,17 @@ export interface ConnectionSettings {
   readonly appTimeout: number
   /** How long a closing connection keeps draining the client's bytes (avoids an RST). */
   readonly lingerTimeout: number
+  /**
+   * A request body of up to this many bytes (declared, or arrived so far when chunked) is read
+   * whole before its app is called, so no app slot waits on a slow client; 0: never.
+   */
+  readonly bufferBody: number
+  /**
+   * Bytes a second a client must average while it sends a request body or takes a response,
+   * once `minDataRateGrace` ms of it have passed; 0: no minimum.
+   */
+  readonly minDataRate: number
+  readonly minDataRateGrace: number
   readonly closed: (conn: Connection) => void
 }
 
@@ -41,6 +52,20 @@ const UPLOAD = 4
 const OUTPUT = 8
 
 const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1')
+
+/**
+ * While reading is paused the socket is still read, into `remainder`, until this much waits
+ * unparsed: so a client that leaves is seen at once (its FIN comes behind its last bytes), and
+ * what one paused connection holds stays bounded.
+ */
+const READ_AHEAD = 16 * 1024
+
+const SHED = new HttpError(503, 'The server is busy: try again later', 'Retry-After: 1\r\n')
+
+/** The reason an exchange ends under its app because the connection went (code as node's). */
+function gone(message: string): Error {
+  return Object.assign(new Error(message), { code: 'ECONNRESET' })
+}
 
 export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
   readonly socket: Socket
@@ -56,9 +81,13 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
    * body is in that chunk the app starts with the body complete (no waiting on body()).
    */
   private waiting: Response | null
+  /** The waiting exchange's body is being read whole before its app is called (bufferBody). */
+  private buffering: boolean
   /** Bytes received but not parsed while reading is paused. */
   private remainder: Buffer | null
   private pausedFor: number
+  /** The socket itself is paused: `remainder` is over READ_AHEAD. */
+  private readStopped: boolean
   /**
    * Output waiting to be written: everything sent while a chunk is parsed, or within one tick,
    * leaves in one write (a writev when there are several pieces).
@@ -84,13 +113,19 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
   private idleSince: number
   private headStartedAt: number
   private endedAt: number
-  /** Since when the socket's output has been backed up (0: it is not). */
-  private stalledSince: number
-  /** socket.bytesRead when the sweep last saw a request body arrive, and when. */
-  private readMark: number
-  private readAt: number
-  /** socket.writableLength at the last sweep after our side ended (the final flush). */
-  private endMark: number
+  // The request body's clocks, kept by the sweep: socket.bytesRead at its last look and when
+  // (0: not looked yet), when bytes last came, and the time and bytes the rate is judged on.
+  private bodyMark: number
+  private bodySweptAt: number
+  private bodyMovedAt: number
+  private bodyTime: number
+  private bodyBytes: number
+  // The same for output the client has yet to take (bytes the socket has passed on).
+  private outMark: number
+  private outSweptAt: number
+  private outMovedAt: number
+  private outRateTime: number
+  private outRateBytes: number
 
   constructor(socket: Socket, settings: ConnectionSettings) {
     this.socket = socket
@@ -101,8 +136,10 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
     this.inflight = 0
     this.current = null
     this.waiting = null
+    this.buffering = false
     this.remainder = null
     this.pausedFor = 0
+    this.readStopped = false
     this.out = []
     this.outBytes = 0
     this.heldBytes = 0
@@ -118,10 +155,16 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
     this.idleSince = Date.now()
     this.headStartedAt = 0
     this.endedAt = 0
-    this.stalledSince = 0
-    this.readMark = 0
-    this.readAt = 0
-    this.endMark = 0
+    this.bodyMark = 0
+    this.bodySweptAt = 0
+    this.bodyMovedAt = 0
+    this.bodyTime = 0
+    this.bodyBytes = 0
+    this.outMark = 0
+    this.outSweptAt = 0
+    this.outMovedAt = 0
+    this.outRateTime = 0
+    this.outRateBytes = 0
     socket.on('data', (chunk: Buffer) => this.onData(chunk))
     socket.on('end', () => this.onEnd())
     socket.on('drain', () => this.onDrain())
@@ -137,19 +180,21 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
     // write when it is done. (A flush scheduled by send() has always run by now: ticks run
     // before the next I/O callback.)
     this.batching = true
-    this.feedChunk(chunk)
+    // Read while paused: it waits behind what is already unparsed.
+    if (this.remainder !== null) this.remainder = Buffer.concat([this.remainder, chunk])
+    else this.feed(chunk)
     this.batching = false
     this.flush()
+    this.regulateReading()
   }
 
-  private feedChunk(chunk: Buffer): void {
-    // A paused socket delivers no data; should one ever arrive, it waits behind the remainder.
-    /* c8 ignore next 4 */
-    if (this.remainder !== null) {
-      this.remainder = Buffer.concat([this.remainder, chunk])
-      return
-    }
-    this.feed(chunk)
+  /** Pauses the socket while more than READ_AHEAD bytes wait unparsed, resumes it after. */
+  private regulateReading(): void {
+    const stop = this.remainder !== null && this.remainder.length > READ_AHEAD
+    if (stop === this.readStopped || this.ended || this.destroyed) return
+    this.readStopped = stop
+    if (stop) this.socket.pause()
+    else this.socket.resume()
   }
 
   private feed(chunk: Buffer): void {
@@ -162,8 +207,9 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
       return
     }
     if (consumed < chunk.length && !parser.dead) this.remainder = chunk.subarray(consumed)
-    // The body goes on in later chunks: the app starts now and reads it as it comes.
-    if (this.waiting !== null) this.dispatchWaiting()
+    // The body goes on in later chunks: the app starts now and reads it as it comes (unless
+    // the body is being read whole first).
+    if (this.waiting !== null && !this.buffering) this.dispatchWaiting()
     if (parser.headPending) {
       if (this.headStartedAt === 0) this.headStartedAt = Date.now()
     }
@@ -179,10 +225,22 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
     else this.last.next = res
     this.last = res
     this.inflight++
-    // A request without a body is complete before its app runs. One with a body is fed on; its
-    // app waits for the end of this chunk, unless the client waits for `100 Continue`.
+    // A request without a body is complete before its app runs. A small body is read whole
+    // before the app is called (a client that sends slowly holds no app slot); the app of a
+    // larger one waits for the end of this chunk, unless the client waits for `100 Continue`.
     if (head.chunked || head.contentLength > 0) {
       this.current = req
+      this.bodySweptAt = 0
+      this.bodyTime = 0
+      this.bodyBytes = 0
+      const bufferBody = this.settings.bufferBody
+      if (bufferBody > 0 && (head.chunked || head.contentLength <= bufferBody)) {
+        this.buffering = true
+        this.waiting = res
+        // The server wants this body whatever the app will say: no reason to make the client wait.
+        if (head.expectContinue) this.sendContinue(res)
+        return
+      }
       if (!head.expectContinue) {
         this.waiting = res
         return
@@ -195,11 +253,29 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
   }
 
   private dispatch(res: Response): void {
-    if (!this.settings.dispatcher.push(res)) {
+    const dispatcher = this.settings.dispatcher
+    if (dispatcher.overloaded()) {
+      this.shed(res)
+      return
+    }
+    if (!dispatcher.push(res)) {
       this.pause(QUEUE)
-      this.settings.dispatcher.block(this)
+      dispatcher.block(this)
     }
     if (this.inflight >= this.settings.maxPipeline) this.pause(PIPELINE)
+  }
+
+  /**
+   * Load shedding: `res` is answered 503 with Retry-After in its turn instead of reaching the
+   * app, and the connection closes after it (nothing more is read from it).
+   */
+  private shed(res: Response): void {
+    this.parser.stop()
+    this.remainder = null
+    if (this.current === res.req) this.current = null
+    res.failure = SHED
+    res.destroy()
+    if (res === this.first) this.advance()
   }
 
   private dispatchWaiting(): void {
@@ -210,7 +286,14 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
 
   onBody(chunk: Buffer): void {
     const req = this.current
-    if (req !== null && !req.push(chunk)) this.pause(UPLOAD)
+    if (req === null) return
+    const more = req.push(chunk)
+    if (this.buffering) {
+      if (req.bufferedBytes <= this.settings.bufferBody) return
+      // A chunked body too large to hold: its app starts at the end of this chunk and streams it.
+      this.buffering = false
+    }
+    if (!more) this.pause(UPLOAD)
   }
 
   onMessageComplete(): void {
@@ -221,6 +304,7 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
     if (req === null) return
     req.end()
     this.current = null
+    this.buffering = false
     if ((this.pausedFor & UPLOAD) !== 0) this.unpause(UPLOAD)
     if (this.waiting !== null) this.dispatchWaiting()
     this.holdIfBackedUp()
@@ -234,11 +318,9 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
     if (this.socket.writableNeedDrain) this.pause(OUTPUT)
   }
 
+  /** Parsing stops; the socket is still read up to READ_AHEAD (regulateReading). */
   private pause(reason: number): void {
-    if (this.pausedFor === 0) {
-      this.parser.pause()
-      this.socket.pause()
-    }
+    if (this.pausedFor === 0) this.parser.pause()
     this.pausedFor |= reason
   }
 
@@ -253,8 +335,10 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
     if (remainder !== null) {
       this.remainder = null
       this.feed(remainder)
+      // The client's FIN was read behind these bytes: settled now that they are parsed.
+      if (this.remainder === null && this.clientEnded) this.clientDone()
     }
-    if (this.pausedFor === 0 && !this.ended) this.socket.resume()
+    this.regulateReading()
   }
 
   /** The dispatch queue drained (Blockable). */
@@ -264,10 +348,12 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
 
   bodyWanted(req: Request): void {
     const res = req.response as Response
-    if (res.expectContinue && !req.complete && res.replaceable) {
-      res.expectContinue = false
-      this.send(res, CONTINUE, false)
-    }
+    if (res.expectContinue && !req.complete && res.replaceable) this.sendContinue(res)
+  }
+
+  private sendContinue(res: Response): void {
+    res.expectContinue = false
+    this.send(res, CONTINUE, false)
   }
 
   bodyDrained(req: Request): void {
@@ -285,6 +371,7 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
     this.remainder = null
     // A request that turned out bad before its app was called: the app is never called.
     this.waiting = null
+    this.buffering = false
     const req = this.current
     this.current = null
     if (req !== null) {
@@ -305,22 +392,32 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
 
   private onEnd(): void {
     this.clientEnded = true
-    const req = this.current
-    if (req !== null) {
+    // Bytes sent before the FIN wait unparsed (reading is paused): judged once they are parsed.
+    if (this.remainder === null) this.clientDone()
+  }
+
+  /** The client has sent its FIN, and every byte before it has been parsed. */
+  private clientDone(): void {
+    if (this.ended || this.destroyed) return
+    if (this.current !== null) {
       // The body can never be completed: nothing sensible can be answered.
       this.destroy()
-      return
-    }
-    if (this.first === null) {
-      this.end()
       return
     }
     // A FIN is all a client that closed for good sends, and all one that is only done sending
     // sends too: apps still at work hear of it through req.signal (as in Go's net/http), and an
     // answer they still give is delivered.
-    const error = new Error('The client closed its side of the connection')
+    const error = gone('The client closed its side of the connection')
     for (let res: Response | null = this.first; res !== null; res = res.next) {
       if (!res.writableEnded) res.req.abort(error)
+    }
+    if (this.parser.headPending) {
+      // Part of a head, then the FIN: answered 400 after the requests before it (as node:http).
+      this.parser.stop()
+      this.pendingError = new HttpError(400, 'Request head cut short by the end of the connection')
+      if (this.first === null) this.writeError(this.pendingError)
+    } else if (this.first === null) {
+      this.end()
     }
   }
 
@@ -457,7 +554,6 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
   }
 
   private onDrain(): void {
-    this.stalledSince = 0
     const res = this.first
     if (res !== null && !res.writableEnded) res.emit('drain')
     this.unpause(OUTPUT)
@@ -482,6 +578,7 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
       statusLine(error.status) +
       'Content-Type: text/plain; charset=utf-8\r\n' +
       `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      error.headers +
       httpDate() +
       'Connection: close\r\n\r\n'
     this.out.push(head + body)
@@ -502,7 +599,10 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
   /** The app threw or rejected: 500 if nothing was sent yet, else the connection is ended. */
   appFailed(res: Response, error: unknown): void {
     const req = res.req
-    this.settings.log.error(`Exception in app for "${req.method} ${req.url} HTTP/${req.httpVersion}"`, error)
+    const request = `"${req.method} ${req.url} HTTP/${req.httpVersion}"`
+    // An app that fails because its own client left has no bug: one line, no stack.
+    if (failedForGone(req, error)) this.settings.log.info(`Client went away during ${request}: ${(error as Error).message}`)
+    else this.settings.log.error(`Exception in app for ${request}`, error)
     if (res.destroyed || res.writableEnded) return
     if (res.replaceable) {
       res.reset(500)
@@ -549,13 +649,14 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
     this.endedAt = Date.now()
     this.parser.stop()
     this.remainder = null
-    this.dropExchanges(new Error('Connection closed'))
+    this.dropExchanges(gone('Connection closed'))
     this.flush()
     this.socket.end()
     // Keep reading (and dropping) until the client closes, so it is not sent an RST that
     // could destroy the response it has not read yet.
-    if (!this.clientEnded && this.pausedFor !== 0) {
-      this.pausedFor = 0
+    this.pausedFor = 0
+    if (this.readStopped && !this.clientEnded) {
+      this.readStopped = false
       this.socket.resume()
     }
   }
@@ -573,7 +674,7 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
     this.destroyed = true
     this.parser.stop()
     this.remainder = null
-    this.dropExchanges(new Error('Client disconnected'))
+    this.dropExchanges(gone('Client disconnected'))
     this.settings.closed(this)
   }
 
@@ -581,6 +682,7 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
     const current = this.current
     this.current = null
     this.waiting = null
+    this.buffering = false
     if (current !== null) current.abort(error)
     let res = this.first
     this.first = null
@@ -605,20 +707,19 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
     }
   }
 
-  /** Called once a second by the server's sweep: enforces the timeouts. */
+  /** Called once a second by the server's sweep: enforces the timeouts and data rates. */
   sweep(time: number): void {
     const settings = this.settings
-    if (this.ended) {
-      this.sweepEnded(time)
-      return
+    if (this.socket.writableLength > 0) {
+      if (this.sweepOutput(time)) return
+    } else {
+      this.outSweptAt = 0
     }
-    if (this.socket.writableNeedDrain) {
-      // The client takes none of our output: cut it off (its responses cannot be finished).
-      if (this.stalledSince === 0) this.stalledSince = time
-      else if (expired(settings.bodyTimeout, time - this.stalledSince)) {
-        this.destroy()
-        return
-      }
+    if (this.ended) {
+      // Once our last bytes have left, the client gets the linger time to close first.
+      if (this.socket.writableLength > 0) this.endedAt = time
+      else if (time - this.endedAt >= settings.lingerTimeout) this.destroy()
+      return
     }
     if (settings.appTimeout > 0) this.sweepApps(time)
     if (this.parser.headPending) {
@@ -633,17 +734,62 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
     }
   }
 
-  /** A request body that stops arriving (while we are reading) is answered with 408. */
+  /**
+   * Output is waiting for the client: one that takes none of it for the body timeout, or takes
+   * it slower than the minimum data rate, is cut off (its responses cannot be finished).
+   * Returns true when it was.
+   */
+  private sweepOutput(time: number): boolean {
+    const socket = this.socket
+    const passed = socket.bytesWritten - socket.writableLength
+    if (this.outSweptAt === 0) {
+      this.outMark = passed
+      this.outSweptAt = time
+      this.outMovedAt = time
+      this.outRateTime = 0
+      this.outRateBytes = 0
+      return false
+    }
+    const moved = passed - this.outMark
+    this.outRateTime += time - this.outSweptAt
+    this.outRateBytes += moved
+    this.outMark = passed
+    this.outSweptAt = time
+    if (moved > 0) this.outMovedAt = time
+    if (!expired(this.settings.bodyTimeout, time - this.outMovedAt) && !this.tooSlow(this.outRateTime, this.outRateBytes)) return false
+    this.destroy()
+    return true
+  }
+
+  /**
+   * A request body that stops arriving, or arrives slower than the minimum data rate, while we
+   * are reading is answered with 408. Time paused by us does not count against the client.
+   */
   private sweepBody(time: number): void {
     const bytesRead = this.socket.bytesRead
-    if (this.pausedFor !== 0 || bytesRead !== this.readMark || this.readAt === 0) {
-      // Paused by us, or bytes came: the client is not stalling.
-      this.readMark = bytesRead
-      this.readAt = time
-    } else if (expired(this.settings.bodyTimeout, time - this.readAt)) {
-      this.readAt = 0
-      this.failReading(new HttpError(408, 'Request body timed out'))
+    if (this.pausedFor !== 0 || this.bodySweptAt === 0) {
+      this.bodyMark = bytesRead
+      this.bodySweptAt = time
+      this.bodyMovedAt = time
+      return
     }
+    const received = bytesRead - this.bodyMark
+    this.bodyTime += time - this.bodySweptAt
+    this.bodyBytes += received
+    this.bodyMark = bytesRead
+    this.bodySweptAt = time
+    if (received > 0) this.bodyMovedAt = time
+    if (expired(this.settings.bodyTimeout, time - this.bodyMovedAt)) {
+      this.failReading(new HttpError(408, 'Request body timed out'))
+    } else if (this.tooSlow(this.bodyTime, this.bodyBytes)) {
+      this.failReading(new HttpError(408, 'Request body too slow'))
+    }
+  }
+
+  /** Past the grace period, fewer bytes than the minimum rate over `time` ms (as Kestrel). */
+  private tooSlow(time: number, bytes: number): boolean {
+    const { minDataRate, minDataRateGrace } = this.settings
+    return minDataRate > 0 && time > minDataRateGrace && bytes * 1000 < minDataRate * time
   }
 
   /** Apps that have not started their response within the app timeout: 503, then close. */
@@ -673,23 +819,27 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
     if (res === this.first) this.advance()
   }
 
-  /** Our side has ended: give the client the linger time once our output has left. */
-  private sweepEnded(time: number): void {
-    const pending = this.socket.writableLength
-    if (pending > 0) {
-      // Still flushing the last responses: wait while they move, not for ever.
-      if (pending !== this.endMark) {
-        this.endMark = pending
-        this.endedAt = time
-      } else if (expired(this.settings.bodyTimeout, time - this.endedAt)) this.destroy()
-    } else if (time - this.endedAt >= this.settings.lingerTimeout) this.destroy()
-  }
-
   /** A timeout while reading: no more is read; the error answers in its turn, then close. */
   private failReading(error: HttpError): void {
     this.parser.stop()
     this.parseFailed(error)
   }
+}
+
+// What an app's failure looks like when it comes from its exchange being cut under it.
+const GONE_CODES = new Set(['ECONNRESET', 'EPIPE', 'ABORT_ERR', 'ERR_STREAM_PREMATURE_CLOSE'])
+
+/**
+ * True when the app failed because its client went away: the error is the request's abort
+ * reason (what body() and the stream reject with), caused by it, or an abort error.
+ */
+function failedForGone(req: Request, error: unknown): boolean {
+  const reason = req.abortReason as (Error & { code?: string }) | null
+  if (reason === null || reason.code !== 'ECONNRESET') return false
+  if (error === reason) return true
+  if (!(error instanceof Error)) return false
+  const code = (error as Error & { code?: unknown }).code
+  return error.cause === reason || error.name === 'AbortError' || (typeof code === 'string' && GONE_CODES.has(code))
 }
 
 /** A timeout of 0 is off. */

@@ -1,8 +1,10 @@
 // App calls go through one fastq queue whose concurrency is --threads: at most that many app
 // calls are in flight. A call holds its slot until its response is complete or its client is
-// gone. When the queue backs up past a bound, the connections that feed it stop reading.
+// gone. When the queue backs up past a bound, the connections that feed it stop reading; with
+// load shedding on (maxQueue), a request that would wait behind too many others is refused.
 import fastq from 'fastq'
 import type { Response } from './response.js'
+import type { Log } from './log.js'
 import { invokeNative, type App } from './interfaces/native.js'
 
 /** A connection that stopped reading because the queue was full. */
@@ -10,25 +12,58 @@ export interface Blockable {
   unblock(): void
 }
 
+// Load shedding says so in one WARN line a second at most.
+const WARN_INTERVAL = 1000
+
 export class Dispatcher {
   private readonly queue: fastq.queue<Response, void>
   private readonly app: App
   private readonly maxQueued: number
+  /** Calls that may wait for a slot before new ones are refused with 503; -1: no limit. */
+  private readonly maxQueue: number
+  private readonly log: Log
   private blocked: Blockable[]
   private readonly taskDone: () => void
+  /** Requests refused since the last WARN line, and when that line was written. */
+  private shedCount: number
+  private warnedAt: number
 
-  constructor(app: App, concurrency: number, maxQueued: number) {
+  constructor(app: App, concurrency: number, maxQueued: number, maxQueue: number, log: Log) {
     this.app = app
     this.maxQueued = maxQueued
+    this.maxQueue = maxQueue
+    this.log = log
     this.blocked = []
     this.queue = fastq<Dispatcher, Response, void>(this, work, concurrency)
     this.taskDone = () => this.afterTask()
+    this.shedCount = 0
+    this.warnedAt = 0
   }
 
   /** Queues a call of the app for `res`. Returns false when the queue is over its bound. */
   push(res: Response): boolean {
     this.queue.push(res, this.taskDone)
     return this.queue.length() <= this.maxQueued
+  }
+
+  /**
+   * Load shedding: true when every slot is busy and `maxQueue` calls already wait, so a new
+   * request is to be refused (503) rather than queued.
+   */
+  overloaded(): boolean {
+    const queue = this.queue
+    if (this.maxQueue < 0 || queue.running() < queue.concurrency || queue.length() < this.maxQueue) return false
+    this.shedCount++
+    const now = Date.now()
+    if (now - this.warnedAt >= WARN_INTERVAL) {
+      this.log.warn(
+        `Overloaded: ${queue.concurrency} app calls running and ${queue.length()} waiting; ` +
+          `new requests get 503 (${this.shedCount} since the last warning)`,
+      )
+      this.warnedAt = now
+      this.shedCount = 0
+    }
+    return true
   }
 
   /** `conn` will be unblocked once the queue has drained to half its bound. */
@@ -56,6 +91,7 @@ export class Dispatcher {
 
   /** Runs the app for `res`; errors, thrown or rejected, go to the response's connection. */
   call(res: Response, release: () => void): void {
+    // Its client left while it waited: the app never hears of it.
     if (res.destroyed) {
       release()
       return
@@ -73,4 +109,3 @@ function appFailed(res: Response, error: unknown): void {
 function work(this: Dispatcher, res: Response, done: fastq.done<void>): void {
   this.call(res, done as () => void)
 }
-

@@ -167,6 +167,16 @@ export class Request {
     return this.abortError !== null
   }
 
+  /** Why the exchange was cut short (what `req.signal` aborted with), or null. */
+  get abortReason(): Error | null {
+    return this.abortError
+  }
+
+  /** Body bytes received and not yet handed to the app. */
+  get bufferedBytes(): number {
+    return this.buffered
+  }
+
   // --- Body -----------------------------------------------------------------------------------
 
   /** The whole body: a view of the received bytes when it came in one piece. */

@@ -44,6 +44,26 @@ export interface ServerOptions extends Partial<ParserLimits> {
   maxPipeline?: number
   /** App calls waiting for a slot before connections stop reading (default threads * 64). */
   maxQueued?: number
+  /**
+   * Load shedding: when every app slot is busy and this many calls already wait, a new request
+   * gets 503 with `Retry-After: 1` instead of waiting, and a WARN line says so at most once a
+   * second (default: off, connections stop reading instead).
+   */
+  maxQueue?: number
+  /**
+   * A request body of up to this many bytes (declared by Content-Length, or arrived so far when
+   * chunked) is read whole before the app is called, so a slow client holds no app slot
+   * (default 65536; 0: the app starts at once and reads the body as it comes).
+   */
+  bufferBody?: number
+  /**
+   * Bytes a second a client must average while it sends a request body (408 and a close) or
+   * takes a response (the connection is closed), once the grace period has passed
+   * (default 240; 0: no minimum).
+   */
+  minDataRate?: number
+  /** How long, in ms, a body or response may run before the minimum rate applies (default 5000). */
+  minDataRateGrace?: number
 }
 
 export interface ServerAddress {
@@ -57,6 +77,9 @@ export const DEFAULT_HEADERS_TIMEOUT = 10000
 export const DEFAULT_BODY_TIMEOUT = 30000
 export const DEFAULT_APP_TIMEOUT = 30000
 export const DEFAULT_MAX_PIPELINE = 64
+export const DEFAULT_BUFFER_BODY = 64 * 1024
+export const DEFAULT_MIN_DATA_RATE = 240
+export const DEFAULT_MIN_DATA_RATE_GRACE = 5000
 const LINGER_TIMEOUT = 2000
 const SWEEP_INTERVAL = 1000
 
@@ -88,10 +111,12 @@ export class Server {
       maxHeaderCount: atLeast('maxHeaderCount', options.maxHeaderCount ?? DEFAULT_LIMITS.maxHeaderCount, 0),
       maxBodySize: atLeast('maxBodySize', options.maxBodySize ?? DEFAULT_LIMITS.maxBodySize, 0),
     }
+    const log = options.log ?? new Log()
+    const maxQueue = options.maxQueue === undefined ? -1 : atLeast('maxQueue', options.maxQueue, 0)
     this.settings = {
       limits,
-      dispatcher: new Dispatcher(app, threads, options.maxQueued ?? threads * 64),
-      log: options.log ?? new Log(),
+      dispatcher: new Dispatcher(app, threads, options.maxQueued ?? threads * 64, maxQueue, log),
+      log,
       accessLog: options.accessLog ?? false,
       maxPipeline: atLeast('maxPipeline', options.maxPipeline ?? DEFAULT_MAX_PIPELINE, 1),
       maxQueuedBytes: 64 * 1024,
@@ -100,6 +125,9 @@ export class Server {
       bodyTimeout: atLeast('bodyTimeout', options.bodyTimeout ?? DEFAULT_BODY_TIMEOUT, 0),
       appTimeout: atLeast('appTimeout', options.appTimeout ?? DEFAULT_APP_TIMEOUT, 0),
       lingerTimeout: LINGER_TIMEOUT,
+      bufferBody: atLeast('bufferBody', options.bufferBody ?? DEFAULT_BUFFER_BODY, 0),
+      minDataRate: atLeast('minDataRate', options.minDataRate ?? DEFAULT_MIN_DATA_RATE, 0),
+      minDataRateGrace: atLeast('minDataRateGrace', options.minDataRateGrace ?? DEFAULT_MIN_DATA_RATE_GRACE, 0),
       closed: (conn) => this.connectionClosed(conn),
     }
     this.sweeper = null

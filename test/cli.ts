@@ -1,101 +1,13 @@
 // The command line as a user meets it: `node dist/cli.js` spawned as a process (the suite builds
 // dist first), talked to over real sockets with fetch, raw net sockets and curl.
-import t, { type Test } from 'tap'
-import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { realpathSync } from 'node:fs'
+import t from 'tap'
+import { execFile, spawnSync } from 'node:child_process'
 import { connect, createServer } from 'node:net'
 import { availableParallelism } from 'node:os'
-import { fileURLToPath } from 'node:url'
+import { LOCAL, root, run, Running, start } from './helpers/cli.js'
 
-const root = realpathSync(fileURLToPath(new URL('..', import.meta.url)))
-const cli = `${root}/dist/cli.js`
-const LOCAL = ['--host', '127.0.0.1', '--port', '0']
 const threads = availableParallelism() * 2
 const hasCurl = spawnSync('curl', ['--version']).status === 0
-
-interface Result {
-  status: number | null
-  stdout: string
-  stderr: string
-}
-
-/** Runs the CLI to its end. */
-function run(args: string[], cwd = root): Promise<Result> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cli, ...args], { cwd })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text))
-    child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text))
-    child.on('close', (status) => resolve({ status, stdout, stderr }))
-  })
-}
-
-/** A CLI process left running: its output so far, and a way to wait for more. */
-class Running {
-  readonly child: ChildProcess
-  stdout = ''
-  stderr = ''
-  /** The exit status, or the signal that ended it. */
-  readonly exited: Promise<number | string | null>
-  private readonly waiters = new Set<() => void>()
-
-  constructor(args: string[], cwd: string) {
-    this.child = spawn(process.execPath, [cli, ...args], { cwd })
-    this.child.stdout?.setEncoding('utf8').on('data', (text: string) => this.output(() => (this.stdout += text)))
-    this.child.stderr?.setEncoding('utf8').on('data', (text: string) => this.output(() => (this.stderr += text)))
-    this.exited = new Promise((resolve) => {
-      this.child.on('close', (status, signal) => {
-        resolve(status ?? signal)
-        this.output(() => {})
-      })
-    })
-  }
-
-  private output(append: () => void): void {
-    append()
-    for (const waiter of this.waiters) waiter()
-  }
-
-  /** Resolves with the first match of `pattern` in stdout; rejects if the process ends first. */
-  waitFor(pattern: RegExp): Promise<RegExpMatchArray> {
-    return new Promise((resolve, reject) => {
-      const check = (): void => {
-        const match = this.stdout.match(pattern)
-        if (match !== null) {
-          this.waiters.delete(check)
-          resolve(match)
-        } else if (this.child.exitCode !== null || this.child.signalCode !== null) {
-          this.waiters.delete(check)
-          reject(new Error(`exited before ${pattern}; stdout: ${this.stdout}; stderr: ${this.stderr}`))
-        }
-      }
-      this.waiters.add(check)
-      check()
-    })
-  }
-
-  /** Sends `signal` and waits for the process to end. */
-  stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | string | null> {
-    this.child.kill(signal)
-    return this.exited
-  }
-}
-
-/** Starts the CLI and waits for its startup lines; returns it with the base URL. */
-async function start(t: Test, args: string[], cwd = root): Promise<{ cli: Running; base: string; port: number }> {
-  const running = new Running(args, cwd)
-  // SIGTERM, not SIGKILL: a process that ends normally leaves its coverage behind. SIGKILL only
-  // if it hangs, which the shutdown tests below would report.
-  t.teardown(async () => {
-    if (running.child.exitCode !== null || running.child.signalCode !== null) return
-    const hung = setTimeout(() => running.child.kill('SIGKILL'), 5000)
-    await running.stop('SIGTERM')
-    clearTimeout(hung)
-  })
-  const [, port] = await running.waitFor(/^INFO: Listen at "127\.0\.0\.1:(\d+)"\nINFO: Threads: \d+\n/m)
-  return { cli: running, base: `http://127.0.0.1:${port}`, port: Number(port) }
-}
 
 function curl(...args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -151,12 +63,20 @@ limits and timeouts:
                  The maximum size of a request body in bytes; a larger one gets 413. [1073741824]
   --limit-pipeline INT
                  The maximum number of requests in flight on one connection before it stops being read. [64]
+  --buffer-body INT
+                 Request bodies up to this many bytes are read whole before the app is called, so a slow client holds no app call. 0: every body is read by the app as it arrives. [65536]
+  --max-queue INT
+                 When every app call is busy and this many wait, a new request gets 503 with Retry-After instead of waiting. Off: connections stop being read instead. [off]
   --timeout SECONDS
                  Seconds an app call may take to start its response; then it gets 503 and the connection closes. 0: no limit. [30]
   --header-timeout SECONDS
                  Seconds a request head may take to arrive; then 408 and the connection closes. 0: no limit. [10]
   --body-timeout SECONDS
                  Seconds a request body may stall (408), or a client may take none of its response, before the connection closes. 0: no limit. [30]
+  --min-data-rate INT
+                 Bytes per second a client must average while it sends a request body (else 408) or reads a response (else the connection closes), once the grace period is over. 0: no minimum. [240]
+  --min-data-rate-grace SECONDS
+                 Seconds a request body or a response may take before --min-data-rate applies. [5]
   --keep-alive SECONDS
                  Seconds an idle keep-alive connection stays open. 0: no limit. [5]
 `

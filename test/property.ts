@@ -761,7 +761,7 @@ t.test('server: random and mutated bytes end in responses, a 4xx/5xx or a close;
     { server: await startServer(t, recordingApp(seen)), limits: undefined },
     { server: await startServer(t, recordingApp(seen), SERVER_LIMITS), limits: SERVER_LIMITS },
   ]
-  const outcomes = { refused: 0, answered: 0, cutOff: 0 }
+  const outcomes = { refused: 0, answered: 0, cutOff: 0, headCutOff: 0 }
   await holds(
     t,
     'mutated and random bytes over a socket',
@@ -801,6 +801,15 @@ t.test('server: random and mutated bytes end in responses, a 4xx/5xx or a close;
         outcomes.cutOff++
         assert.ok(finals.length <= complete.length, 'no more responses than valid requests')
         finals.forEach((res, i) => assertAnswers(res, complete[i], i))
+      } else if (!oracle.dead && !oracle.idle) {
+        // The client half-closed in the middle of a head: the requests before it are answered,
+        // then a 400 for the head cut short, then the close.
+        outcomes.headCutOff++
+        assert.equal(finals.length, complete.length + 1, 'the valid requests and the cut head are answered')
+        complete.forEach((m, i) => assertAnswers(finals[i], m, i))
+        const last = finals[finals.length - 1]
+        assert.equal(last.statusCode, 400, 'a head cut short gets 400')
+        assert.equal(last.headers.connection, 'close', 'and the connection closes')
       } else {
         outcomes.answered++
         assert.equal(finals.length, complete.length, 'every valid request is answered')

@@ -207,6 +207,18 @@ const stages: Stage[] = [
     },
   },
   {
+    // A body within bufferBody is read whole before the app is called: a client that leaves
+    // in the middle of it never costs an app call.
+    name: 'mid-body (small enough to be buffered)',
+    noApp: true,
+    work: () => async () => {},
+    async drive(client) {
+      await client.write(`POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: ${8 * KiB}\r\n\r\n`)
+      await client.write(Buffer.alloc(KiB, 'b'))
+      await sleep(30)
+    },
+  },
+  {
     name: 'mid-body (Content-Length, read with for await)',
     work: (probe) => async (req) => {
       for await (const _ of req) probe.ready = true
@@ -225,8 +237,8 @@ const stages: Stage[] = [
     },
     async drive(client, probe) {
       await client.write('POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n')
-      // A whole chunk, then half of the next one.
-      await client.write(`4000\r\n${'c'.repeat(0x4000)}\r\n4000\r\n${'c'.repeat(0x2000)}`)
+      // Whole chunks past bufferBody (so the app starts), then half of the next one.
+      await client.write(`${`8000\r\n${'c'.repeat(0x8000)}\r\n`.repeat(3)}4000\r\n${'c'.repeat(0x2000)}`)
       await untilReady(probe, 'the app waiting for the body')
       await sleep(20)
     },
@@ -733,10 +745,11 @@ t.test('server.close() under load: started requests complete, the last carry Con
     await c.waitForResponses(1)
   }
   for (const [i, c] of holding.entries()) await c.write(`GET /hold HTTP/1.1\r\nHost: x\r\nX-Id: hold-${i}\r\n\r\n`)
-  const uploadBody = 'u'.repeat(20000)
+  // Larger than bufferBody, so that their app starts before the rest of the body comes.
+  const uploadBody = 'u'.repeat(200 * KiB)
   for (const [i, c] of uploading.entries()) {
     const head = `POST /upload HTTP/1.1\r\nHost: x\r\nX-Id: up-${i}\r\nContent-Length: ${uploadBody.length}\r\n\r\n`
-    await c.write(head + uploadBody.slice(0, 10000))
+    await c.write(head + uploadBody.slice(0, 100 * KiB))
   }
   const loads = loopers.map((c, k) => keepSending(c, (n) => request(k, n)))
   await sleep(400)

@@ -4,10 +4,13 @@
  */
 export class HttpError extends Error {
   readonly status: number
+  /** Extra header lines for the error response (`Retry-After: 1\r\n`), or ''. */
+  readonly headers: string
 
-  constructor(status: number, message: string) {
+  constructor(status: number, message: string, headers = '') {
     super(message)
     this.name = 'HttpError'
     this.status = status
+    this.headers = headers
   }
 }
