@@ -275,7 +275,7 @@ t.test('a client that takes its response slower than minDataRate is cut off; a s
     },
     { minDataRate: 10 * KiB, minDataRateGrace: 1000 },
   )
-  const trickle = await rawRequest(s.port, get('/trickle'), { responses: 1, timeout: 8000 })
+  const trickle = await rawRequest(s.port, get('/trickle', 'Connection: close\r\n'), { timeout: 8000 })
   t.equal(trickle.responses[0]?.body.toString(), '0123456789'.repeat(25), 'a slow app streams to the end')
 
   const client = await RawClient.connect(s.port)
@@ -321,6 +321,30 @@ t.test('a client that leaves while its connection is paused (queue full) is noti
   t.ok(Date.now() - leftAt < 1000)
   t.same(paths, ['/first'], 'the queued calls never reached the app')
   t.ok(await probe(s.port), 'the app slot is free: a new request is answered')
+})
+
+t.test('a connection that ends while its reading is stopped reads and drops what the client still sends', async (t) => {
+  const s = await startServer(
+    t,
+    async (req, res) => {
+      await sleep(50)
+      if (req.path === '/close') res.setHeader('Connection', 'close')
+      res.end(req.path)
+    },
+    { maxPipeline: 1 },
+  )
+  const client = await RawClient.connect(s.port)
+  // Paused after the first request, with more than the read-ahead waiting: the socket stops.
+  await client.write(get('/close') + get('/next').repeat(1000))
+  await client.until(() => client.data.includes('/close'))
+  // Our side has ended: whatever comes now is read and dropped, so the client is not stuck
+  // (16 MiB is more than loopback's socket buffers hold).
+  const junk = Buffer.alloc(16 * MiB, 'j')
+  const written = await Promise.race([client.write(junk).then(() => true, () => false), sleep(5000).then(() => false)])
+  t.ok(written, 'the client could send it all')
+  client.end()
+  await client.waitForClose()
+  t.same(client.responses().map((r) => [r.body.toString(), r.headers.connection]), [['/close', 'close']])
 })
 
 t.test('a head cut short by the client closing gets 400, after the requests before it', async (t) => {

@@ -1,0 +1,8 @@
+// GET /big answers 1 MiB (one shared buffer), so that a slow reader has something to be slow
+// on; POST echoes its body; anything else gets an empty 200.
+const BIG = Buffer.alloc(1024 * 1024, 'b')
+
+export async function app(req, res) {
+  if (req.method === 'POST') return void res.end(await req.body())
+  res.end(req.path === '/big' ? BIG : undefined)
+}
