@@ -9,6 +9,7 @@ import { statusLine } from './http/status.js'
 import { httpDate } from './clock.js'
 import { Request, type RequestOwner } from './request.js'
 import { Response, type ResponseOwner } from './response.js'
+import { Progress } from './progress.js'
 import type { Dispatcher } from './dispatch.js'
 import type { Log } from './log.js'
 
@@ -113,19 +114,10 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
   private idleSince: number
   private headStartedAt: number
   private endedAt: number
-  // The request body's clocks, kept by the sweep: socket.bytesRead at its last look and when
-  // (0: not looked yet), when bytes last came, and the time and bytes the rate is judged on.
-  private bodyMark: number
-  private bodySweptAt: number
-  private bodyMovedAt: number
-  private bodyTime: number
-  private bodyBytes: number
-  // The same for output the client has yet to take (bytes the socket has passed on).
-  private outMark: number
-  private outSweptAt: number
-  private outMovedAt: number
-  private outRateTime: number
-  private outRateBytes: number
+  /** The request body arriving (socket.bytesRead), for its stall timeout and minimum rate. */
+  private readonly bodyProgress: Progress
+  /** Output the client has yet to take (bytes the socket has passed on), likewise. */
+  private readonly outProgress: Progress
 
   constructor(socket: Socket, settings: ConnectionSettings) {
     this.socket = socket
@@ -155,16 +147,8 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
     this.idleSince = Date.now()
     this.headStartedAt = 0
     this.endedAt = 0
-    this.bodyMark = 0
-    this.bodySweptAt = 0
-    this.bodyMovedAt = 0
-    this.bodyTime = 0
-    this.bodyBytes = 0
-    this.outMark = 0
-    this.outSweptAt = 0
-    this.outMovedAt = 0
-    this.outRateTime = 0
-    this.outRateBytes = 0
+    this.bodyProgress = new Progress()
+    this.outProgress = new Progress()
     socket.on('data', (chunk: Buffer) => this.onData(chunk))
     socket.on('end', () => this.onEnd())
     socket.on('drain', () => this.onDrain())
@@ -230,9 +214,7 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
     // larger one waits for the end of this chunk, unless the client waits for `100 Continue`.
     if (head.chunked || head.contentLength > 0) {
       this.current = req
-      this.bodySweptAt = 0
-      this.bodyTime = 0
-      this.bodyBytes = 0
+      this.bodyProgress.restart()
       const bufferBody = this.settings.bufferBody
       if (bufferBody > 0 && (head.chunked || head.contentLength <= bufferBody)) {
         this.buffering = true
@@ -286,6 +268,8 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
 
   onBody(chunk: Buffer): void {
     const req = this.current
+    // Defensive: whatever clears `current` mid-body also stops the parser.
+    /* c8 ignore next */
     if (req === null) return
     const more = req.push(chunk)
     if (this.buffering) {
@@ -713,7 +697,7 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
     if (this.socket.writableLength > 0) {
       if (this.sweepOutput(time)) return
     } else {
-      this.outSweptAt = 0
+      this.outProgress.restart()
     }
     if (this.ended) {
       // Once our last bytes have left, the client gets the linger time to close first.
@@ -740,23 +724,11 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
    * Returns true when it was.
    */
   private sweepOutput(time: number): boolean {
+    const { bodyTimeout, minDataRate, minDataRateGrace } = this.settings
     const socket = this.socket
-    const passed = socket.bytesWritten - socket.writableLength
-    if (this.outSweptAt === 0) {
-      this.outMark = passed
-      this.outSweptAt = time
-      this.outMovedAt = time
-      this.outRateTime = 0
-      this.outRateBytes = 0
-      return false
-    }
-    const moved = passed - this.outMark
-    this.outRateTime += time - this.outSweptAt
-    this.outRateBytes += moved
-    this.outMark = passed
-    this.outSweptAt = time
-    if (moved > 0) this.outMovedAt = time
-    if (!expired(this.settings.bodyTimeout, time - this.outMovedAt) && !this.tooSlow(this.outRateTime, this.outRateBytes)) return false
+    const progress = this.outProgress
+    progress.look(socket.bytesWritten - socket.writableLength, time)
+    if (!expired(bodyTimeout, progress.stalledFor(time)) && !progress.below(minDataRate, minDataRateGrace)) return false
     this.destroy()
     return true
   }
@@ -766,30 +738,18 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
    * are reading is answered with 408. Time paused by us does not count against the client.
    */
   private sweepBody(time: number): void {
-    const bytesRead = this.socket.bytesRead
-    if (this.pausedFor !== 0 || this.bodySweptAt === 0) {
-      this.bodyMark = bytesRead
-      this.bodySweptAt = time
-      this.bodyMovedAt = time
+    const { bodyTimeout, minDataRate, minDataRateGrace } = this.settings
+    const progress = this.bodyProgress
+    if (this.pausedFor !== 0) {
+      progress.hold(this.socket.bytesRead, time)
       return
     }
-    const received = bytesRead - this.bodyMark
-    this.bodyTime += time - this.bodySweptAt
-    this.bodyBytes += received
-    this.bodyMark = bytesRead
-    this.bodySweptAt = time
-    if (received > 0) this.bodyMovedAt = time
-    if (expired(this.settings.bodyTimeout, time - this.bodyMovedAt)) {
+    progress.look(this.socket.bytesRead, time)
+    if (expired(bodyTimeout, progress.stalledFor(time))) {
       this.failReading(new HttpError(408, 'Request body timed out'))
-    } else if (this.tooSlow(this.bodyTime, this.bodyBytes)) {
+    } else if (progress.below(minDataRate, minDataRateGrace)) {
       this.failReading(new HttpError(408, 'Request body too slow'))
     }
-  }
-
-  /** Past the grace period, fewer bytes than the minimum rate over `time` ms (as Kestrel). */
-  private tooSlow(time: number, bytes: number): boolean {
-    const { minDataRate, minDataRateGrace } = this.settings
-    return minDataRate > 0 && time > minDataRateGrace && bytes * 1000 < minDataRate * time
   }
 
   /** Apps that have not started their response within the app timeout: 503, then close. */

@@ -4,34 +4,13 @@
 // answers 503, and a client leaving is not logged as an app error.
 import t from 'tap'
 import { readFileSync } from 'node:fs'
-import { connect } from 'node:net'
 import type { Request, Response } from '../lib/server.js'
 import { LOCAL, start } from './helpers/cli.js'
-import { get, rawRequest, RawClient } from './helpers/raw.js'
+import { get, probe, rawRequest, RawClient } from './helpers/raw.js'
 import { eventually, sleep, startServer, watchEscapes } from './helpers/server.js'
 
 const KiB = 1024
 const MiB = 1024 * KiB
-
-/** A new connection sending `GET /`: true when a 200 status line arrives within `ms`. */
-function probe(port: number, ms = 1000): Promise<boolean> {
-  return new Promise((resolve) => {
-    let data = ''
-    const socket = connect(port, '127.0.0.1', () => socket.write(get('/', 'Connection: close\r\n')))
-    const timer = setTimeout(() => done(false), ms)
-    const done = (answered: boolean): void => {
-      clearTimeout(timer)
-      socket.destroy()
-      resolve(answered)
-    }
-    socket.setEncoding('latin1')
-    socket.on('data', (text: string) => {
-      data += text
-      if (data.includes('\r\n')) done(data.startsWith('HTTP/1.1 200 '))
-    })
-    socket.on('error', () => done(false))
-  })
-}
 
 /** Probes `count` times, `gap` ms apart; returns how many were answered within 1 s. */
 async function probes(port: number, count: number, gap: number): Promise<number> {
@@ -397,6 +376,38 @@ t.test('an app that fails because its client left is one INFO line, not an ERROR
   t.same(escaped, [])
 })
 
+t.test('what counts as failing because the client left: its abort reason, caused by it, or an abort error', async (t) => {
+  const failures: Record<string, (reason: Error) => unknown> = {
+    '/reason': (reason) => reason,
+    '/cause': (reason) => new Error('the upstream call was cancelled', { cause: reason }),
+    '/abort-error': () => new DOMException('This operation was aborted', 'AbortError'),
+    '/premature-close': () => Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }),
+    '/not-an-error': () => 'a string',
+    '/bug': () => new RangeError('a bug of the app'),
+  }
+  let failed = 0
+  const s = await startServer(t, async (req) => {
+    await new Promise((resolve) => req.signal.addEventListener('abort', resolve))
+    failed++
+    throw failures[req.path](req.signal.reason as Error)
+  })
+  for (const path of Object.keys(failures)) {
+    const client = await RawClient.connect(s.port)
+    await client.write(get(path))
+    await sleep(20)
+    client.socket.resetAndDestroy()
+  }
+  t.ok(await eventually(() => failed === 6))
+  await sleep(20)
+  t.same(s.outLines(), [
+    'INFO: Client went away during "GET /reason HTTP/1.1": Client disconnected',
+    'INFO: Client went away during "GET /cause HTTP/1.1": the upstream call was cancelled',
+    'INFO: Client went away during "GET /abort-error HTTP/1.1": This operation was aborted',
+    'INFO: Client went away during "GET /premature-close HTTP/1.1": Premature close',
+  ])
+  t.match(s.errText(), /^ERROR: Exception in app for "GET \/not-an-error HTTP\/1\.1"\na string\nERROR: Exception in app for "GET \/bug HTTP\/1\.1"\nRangeError: a bug of the app\n/)
+})
+
 t.test('an app that throws its own error after its client left is still an ERROR', async (t) => {
   let thrown = false
   const s = await startServer(t, async (req) => {
@@ -447,6 +458,46 @@ t.test('maxQueue: with every slot busy and the queue at its bound, new requests 
   t.equal((await rawRequest(s.port, get('/quick'), { responses: 1 })).responses[0].statusCode, 200, 'served again once there is room')
   running.destroy()
   waiting.destroy()
+})
+
+t.test('maxQueue: a request refused while its body arrives gets its 503 and the connection closes', async (t) => {
+  let release!: () => void
+  const released = new Promise<void>((resolve) => (release = resolve))
+  const s = await startServer(
+    t,
+    async (req, res) => {
+      await released
+      res.end(req.path)
+    },
+    { threads: 1, maxQueue: 0, bufferBody: 0 },
+  )
+  const held = await RawClient.connect(s.port)
+  await held.write(get('/held'))
+  await sleep(20)
+  const client = await RawClient.connect(s.port)
+  await client.write('POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nfirst part')
+  await client.until(() => client.responses().length === 1)
+  t.same(client.responses().map((r) => [r.statusCode, r.headers.connection]), [[503, 'close']])
+  await client.write('more of the body').catch(() => {})
+  client.end()
+  await client.waitForClose()
+  release()
+  t.same((await held.waitForResponses(1)).map((r) => r.body.toString()), ['/held'])
+  held.destroy()
+})
+
+t.test('a client that closes after our side ended is let go', async (t) => {
+  const s = await startServer(t, (_req, res) => {
+    res.setHeader('Connection', 'close')
+    res.end('bye')
+  })
+  const client = await RawClient.connect(s.port)
+  await client.write(get('/'))
+  await client.waitForEnd()
+  t.equal(s.server.connectionCount, 1, 'lingering for the client to close')
+  client.end()
+  t.ok(await eventually(() => s.server.connectionCount === 0, 1000), 'closed once the client closed')
+  t.same(client.responses().map((r) => r.body.toString()), ['bye'])
 })
 
 t.test('--max-queue 0 on the command line: a request that would wait gets 503', async (t) => {

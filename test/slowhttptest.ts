@@ -3,10 +3,9 @@
 // slowhttptest must never report the service unavailable.
 import t from 'tap'
 import { spawn, spawnSync } from 'node:child_process'
-import { connect } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { LOCAL, start } from './helpers/cli.js'
-import { get } from './helpers/raw.js'
+import { probe } from './helpers/raw.js'
 
 const hasSlowhttptest = spawnSync('slowhttptest', ['-h']).error === undefined
 const SECONDS = 10
@@ -15,26 +14,6 @@ const CONNECTIONS = '500'
 // 0.5-1.3 s in the kernel for node:http as much as for Pegasus (their event loops never lag
 // over 30 ms meanwhile): that is the machine, not the server under test.
 const RATE = '100'
-
-/** A new connection sending `GET /`: true when a 200 status line arrives within 1 s. */
-function probe(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    let data = ''
-    const socket = connect(port, '127.0.0.1', () => socket.write(get('/', 'Connection: close\r\n')))
-    const timer = setTimeout(() => done(false), 1000)
-    const done = (answered: boolean): void => {
-      clearTimeout(timer)
-      socket.destroy()
-      resolve(answered)
-    }
-    socket.setEncoding('latin1')
-    socket.on('data', (text: string) => {
-      data += text
-      if (data.includes('\r\n')) done(data.startsWith('HTTP/1.1 200 '))
-    })
-    socket.on('error', () => done(false))
-  })
-}
 
 /** Runs slowhttptest to its end (bounded) and returns its output without colour codes. */
 function slowhttptest(args: string[]): Promise<string> {

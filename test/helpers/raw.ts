@@ -288,3 +288,26 @@ export async function rawRequest(
 export function get(path = '/', headers = ''): string {
   return `GET ${path} HTTP/1.1\r\nHost: localhost\r\n${headers}\r\n`
 }
+
+/**
+ * A new connection sending `GET /` (Connection: close): true when a `200` status line arrives
+ * within `ms`. A probe of whether a server is still answering new clients.
+ */
+export function probe(port: number, ms = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    let data = ''
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(get('/', 'Connection: close\r\n')))
+    const timer = setTimeout(() => done(false), ms)
+    const done = (answered: boolean): void => {
+      clearTimeout(timer)
+      socket.destroy()
+      resolve(answered)
+    }
+    socket.setEncoding('latin1')
+    socket.on('data', (text: string) => {
+      data += text
+      if (data.includes('\r\n')) done(data.startsWith('HTTP/1.1 200 '))
+    })
+    socket.on('error', () => done(false))
+  })
+}
