@@ -408,6 +408,17 @@ t.test('what counts as failing because the client left: its abort reason, caused
   t.match(s.errText(), /^ERROR: Exception in app for "GET \/not-an-error HTTP\/1\.1"\na string\nERROR: Exception in app for "GET \/bug HTTP\/1\.1"\nRangeError: a bug of the app\n/)
 })
 
+t.test('the CLI logs a client that leaves mid-body as one INFO line, and no ERROR', async (t) => {
+  const { cli, port } = await start(t, [...LOCAL, '--buffer-body', '0'])
+  const client = await RawClient.connect(port)
+  await client.write('POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc')
+  await sleep(50)
+  client.socket.resetAndDestroy()
+  await cli.waitFor(/^INFO: Client went away during "POST \/upload HTTP\/1\.1": Client disconnected$/m)
+  t.equal(await cli.stop(), 0)
+  t.equal(cli.stderr, '', 'no ERROR line')
+})
+
 t.test('an app that throws its own error after its client left is still an ERROR', async (t) => {
   let thrown = false
   const s = await startServer(t, async (req) => {
