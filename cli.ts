@@ -8,6 +8,7 @@ import mri from 'mri'
 import { loadApp, LoadError } from './lib/loader.js'
 import { Log } from './lib/log.js'
 import { DEFAULT_LIMITS } from './lib/http/parser.js'
+import { INTERFACES, InterfaceError, type InterfaceName } from './lib/interfaces/auto.js'
 import {
   createServer,
   defaultThreads,
@@ -19,11 +20,13 @@ import {
   DEFAULT_MAX_PIPELINE,
   DEFAULT_MIN_DATA_RATE,
   DEFAULT_MIN_DATA_RATE_GRACE,
-  type App,
+  type Server,
   type ServerOptions,
 } from './lib/server.js'
 
 const DEFAULT_APP = fileURLToPath(new URL('./fixtures/echo.js', import.meta.url)) + ':app'
+/** After an uncaught exception, how long requests in flight get before the process exits. */
+const FAILURE_GRACE = 10_000
 
 interface Options {
   chdir: string
@@ -33,6 +36,7 @@ interface Options {
   /** undefined: the system's default. */
   backlog: number | undefined
   accessLog: boolean
+  interface: InterfaceName
   app: string
   /** The limits and timeouts, as createServer takes them. */
   tuning: Tuning
@@ -189,7 +193,7 @@ function usageError(message: string): never {
 }
 
 function help(cwd: string, threads: number): string {
-  return `usage: pegasus [-h] [--chdir DIR] [--host ADDR] [--port PORT] [--threads INT] [--backlog INT] [MODULE:APP]
+  return `usage: pegasus [-h] [--chdir DIR] [--host ADDR] [--port PORT] [--threads INT] [--backlog INT] [--interface {${INTERFACES.join(',')}}] [MODULE:APP]
 
 A blazingly fast HTTP/1.1 web server.
 
@@ -206,6 +210,8 @@ options:
                  If negative, a default reasonable value is chosen by the system. [1024]
   --no-access-log
                  Do not log a line for each request.
+  --interface {${INTERFACES.join(',')}}
+                 How the app is called: native (Pegasus's req and res), node (node:http's IncomingMessage and ServerResponse), fetch (web Request and Response), or auto: chosen by the app's shape. [auto]
 
 limits and timeouts:
 ${TUNING.map(tuningHelp).join('')}`
@@ -217,7 +223,7 @@ function tuningHelp(tuning: TuningFlag): string {
   return `  ${tuning.flag} ${metavar}\n                 ${tuning.help} [${tuning.default ?? 'off'}]\n`
 }
 
-const VALUE_FLAGS = new Set(['--chdir', '--host', '--port', '--threads', '--backlog', ...TUNING.map((tuning) => tuning.flag)])
+const VALUE_FLAGS = new Set(['--chdir', '--host', '--port', '--threads', '--backlog', '--interface', ...TUNING.map((tuning) => tuning.flag)])
 const NEGATIVE_NUMBER = /^-\d+$|^-\d*\.\d+$/
 // What Python's int() takes: surrounding blanks, a sign, `_` between digits.
 const INT = /^\s*[+-]?\d+(?:_\d+)*\s*$/
@@ -277,6 +283,7 @@ function parseArgs(argv: string[], cwd: string, defaultThreads: number): Options
     threads: threads === undefined ? defaultThreads : atLeast('--threads', threads, 1),
     backlog: backlogValue(values.get('--backlog') ?? '1024'),
     accessLog: flags['access-log'] !== false,
+    interface: interfaceValue(values.get('--interface') ?? 'auto'),
     app: flags._.length === 0 ? DEFAULT_APP : String(flags._[0]),
     tuning: tuningValues(values),
   }
@@ -303,6 +310,13 @@ function atLeast(flag: string, value: string, min: number): number {
   const n = intValue(flag, value)
   if (n < min) usageError(`argument ${flag}: The minimum is ${min}: '${value}'`)
   return n
+}
+
+function interfaceValue(value: string): InterfaceName {
+  if (!(INTERFACES as readonly string[]).includes(value)) {
+    usageError(`argument --interface: invalid choice: '${value}' (choose from ${INTERFACES.map((name) => `'${name}'`).join(', ')})`)
+  }
+  return value as InterfaceName
 }
 
 /** A negative backlog means the system's default (undefined). */
@@ -333,23 +347,25 @@ async function main(argv: string[]): Promise<void> {
   const options = parseArgs(argv, process.cwd(), defaultThreads())
   process.chdir(options.chdir)
   const log = new Log()
-  let app: App
+  let server: Server
   try {
-    app = await loadApp(options.app, options.chdir)
+    const { app, upgrade } = await loadApp(options.app, options.chdir)
+    server = createServer(app as object, {
+      interface: options.interface,
+      threads: options.threads,
+      backlog: options.backlog,
+      accessLog: options.accessLog,
+      log,
+      ...options.tuning,
+    })
+    // The module's `upgrade` export takes the sockets of WebSocket (and other upgrade) requests.
+    if (upgrade !== null) server.setUpgradeHandler(upgrade)
   } catch (error) {
     /* c8 ignore next */
-    if (!(error instanceof LoadError)) throw error
+    if (!(error instanceof LoadError) && !(error instanceof InterfaceError)) throw error
     log.error(error.message)
     process.exit(1)
   }
-
-  const server = createServer(app, {
-    threads: options.threads,
-    backlog: options.backlog,
-    accessLog: options.accessLog,
-    log,
-    ...options.tuning,
-  })
   try {
     await server.listen(options.port, options.host)
   } catch (error) {
@@ -360,6 +376,28 @@ async function main(argv: string[]): Promise<void> {
   const { address, port, family } = server.address()
   log.info(`Listen at "${family === 'IPv6' ? `[${address}]` : address}:${port}"`)
   log.info(`Threads: ${options.threads}`)
+  log.info(`Interface: ${server.app.interface} (${server.app.label})`)
+
+  // An exception that escapes the app outside its call (a timer, a stream callback) leaves the
+  // process in an unknown state: it is logged once, no new connection is taken, the requests in
+  // flight get FAILURE_GRACE to finish, and the process exits 1 for its supervisor to restart it.
+  let failed = false
+  const fail = (error: unknown): void => {
+    if (failed) {
+      log.error('Another uncaught exception while shutting down', error)
+      return
+    }
+    failed = true
+    log.error(`Uncaught exception: no new connections; requests in flight get ${FAILURE_GRACE / 1000} s, then exit 1`, error)
+    const exit = (): never => {
+      log.flush()
+      process.exit(1)
+    }
+    setTimeout(exit, FAILURE_GRACE)
+    void server.close().then(exit)
+  }
+  process.on('uncaughtException', fail)
+  process.on('unhandledRejection', fail)
 
   // once: a second signal finds no handler and ends the process at once, should close hang.
   const shutdown = async () => {

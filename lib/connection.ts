@@ -42,8 +42,16 @@ export interface ConnectionSettings {
    */
   readonly minDataRate: number
   readonly minDataRateGrace: number
+  /**
+   * Takes over the socket of a request that asks to upgrade the protocol (WebSocket); null: such
+   * requests are served as plain HTTP/1.1.
+   */
+  upgrade: UpgradeHandler | null
   readonly closed: (conn: Connection) => void
 }
+
+/** Given the request, the socket (no longer Pegasus's) and the bytes that came after the head. */
+export type UpgradeHandler = (req: Request, socket: Socket, head: Buffer) => void
 
 // Why reading is paused, as bit flags: reading resumes when none is left.
 const PIPELINE = 1
@@ -89,6 +97,8 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
   private pausedFor: number
   /** The socket itself is paused: `remainder` is over READ_AHEAD. */
   private readStopped: boolean
+  /** A request whose socket goes to the upgrade handler once its head is parsed. */
+  private upgrading: Request | null
   /**
    * Output waiting to be written: everything sent while a chunk is parsed, or within one tick,
    * leaves in one write (a writev when there are several pieces).
@@ -132,6 +142,7 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
     this.remainder = null
     this.pausedFor = 0
     this.readStopped = false
+    this.upgrading = null
     this.out = []
     this.outBytes = 0
     this.heldBytes = 0
@@ -190,6 +201,10 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
       this.parseFailed(error)
       return
     }
+    if (this.upgrading !== null) {
+      this.handOver(chunk.subarray(consumed))
+      return
+    }
     if (consumed < chunk.length && !parser.dead) this.remainder = chunk.subarray(consumed)
     // The body goes on in later chunks: the app starts now and reads it as it comes (unless
     // the body is being read whole first).
@@ -201,6 +216,12 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
 
   onRequest(head: RequestHead): void {
     this.headStartedAt = 0
+    // An upgrade someone takes, with nothing before it in flight: the socket goes to them.
+    if (head.upgrade && this.settings.upgrade !== null && this.first === null && !head.chunked && head.contentLength <= 0) {
+      this.upgrading = new Request(this, head)
+      this.parser.pause()
+      return
+    }
     const req = new Request(this, head)
     const res = new Response(this, req)
     req.response = res
@@ -338,6 +359,14 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
   private sendContinue(res: Response): void {
     res.expectContinue = false
     this.send(res, CONTINUE, false)
+    // An interface writing the socket itself may write right after: the 100 goes first.
+    if (res.external !== null && res === this.first) this.flush()
+  }
+
+  takeTurn(res: Response): boolean {
+    if (res !== this.first) return false
+    this.flush()
+    return true
   }
 
   bodyDrained(req: Request): void {
@@ -402,6 +431,31 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
       if (this.first === null) this.writeError(this.pendingError)
     } else if (this.first === null) {
       this.end()
+    }
+  }
+
+  /**
+   * The upgrade handler takes the socket: Pegasus's parser, timeouts and listeners let go of it,
+   * and the bytes after the head are the new protocol's.
+   */
+  private handOver(rest: Buffer): void {
+    const req = this.upgrading as Request
+    const socket = this.socket
+    this.upgrading = null
+    this.parser.stop()
+    this.remainder = null
+    this.destroyed = true
+    for (const event of ['data', 'end', 'drain', 'close', 'error']) socket.removeAllListeners(event)
+    // An error nobody listens for must not end the process; the new owner adds its own.
+    socket.on('error', ignore)
+    // As node:http does: reading starts again when the new owner listens for data.
+    ;(socket as unknown as { readableFlowing: boolean | null }).readableFlowing = null
+    this.settings.closed(this)
+    try {
+      ;(this.settings.upgrade as UpgradeHandler)(req, socket, rest)
+    } catch (error) {
+      this.settings.log.error(`Exception in upgrade handler for "${req.method} ${req.url} HTTP/${req.httpVersion}"`, error)
+      socket.destroy()
     }
   }
 
@@ -511,7 +565,13 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
         return
       }
       // The next response's held-back output goes out right behind this one's.
-      if (next !== null && next.queued !== null) this.flushQueued(next)
+      if (next !== null) {
+        if (next.queued !== null) this.flushQueued(next)
+        if (next.external !== null && !next.writableEnded) {
+          this.flush()
+          next.external.first()
+        }
+      }
       this.served++
       if (this.settings.accessLog) this.logAccess(res)
       res.emitFinished()

@@ -5,7 +5,9 @@
 import fastq from 'fastq'
 import type { Response } from './response.js'
 import type { Log } from './log.js'
-import { invokeNative, type App } from './interfaces/native.js'
+
+/** Calls the app for an exchange, through its interface's adapter. */
+export type Invoke = (res: Response) => void
 
 /** A connection that stopped reading because the queue was full. */
 export interface Blockable {
@@ -17,7 +19,7 @@ const WARN_INTERVAL = 1000
 
 export class Dispatcher {
   private readonly queue: fastq.queue<Response, void>
-  private readonly app: App
+  private readonly invoke: Invoke
   private readonly maxQueued: number
   /** Calls that may wait for a slot before new ones are refused with 503; -1: no limit. */
   private readonly maxQueue: number
@@ -28,8 +30,8 @@ export class Dispatcher {
   private shedCount: number
   private warnedAt: number
 
-  constructor(app: App, concurrency: number, maxQueued: number, maxQueue: number, log: Log) {
-    this.app = app
+  constructor(invoke: Invoke, concurrency: number, maxQueued: number, maxQueue: number, log: Log) {
+    this.invoke = invoke
     this.maxQueued = maxQueued
     this.maxQueue = maxQueue
     this.log = log
@@ -98,12 +100,8 @@ export class Dispatcher {
     }
     res.release = release
     res.calledAt = Date.now()
-    invokeNative(this.app, res.req, res, appFailed)
+    this.invoke(res)
   }
-}
-
-function appFailed(res: Response, error: unknown): void {
-  res.fail(error)
 }
 
 function work(this: Dispatcher, res: Response, done: fastq.done<void>): void {

@@ -1,9 +1,11 @@
-// MODULE:APP -> the app function. MODULE is a file path (extension optional), ESM or CommonJS;
-// APP names an export (the default export when left out).
+// MODULE:APP -> the app (a function, or an app object such as Koa's or Fastify's) and the
+// module's `upgrade` export, if any. MODULE is a file path (extension optional), ESM or
+// CommonJS; APP names an export (the default export when left out). Which interface the app
+// speaks is lib/interfaces/auto.ts's business.
 import { stat } from 'node:fs/promises'
+import type { Socket } from 'node:net'
 import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import type { App } from './interfaces/native.js'
 
 /** Why an app could not be loaded, in one line fit to show a user (no stack). */
 export class LoadError extends Error {
@@ -16,8 +18,14 @@ export class LoadError extends Error {
 // Tried in this order after the path as given, as node would for a bare script name.
 const EXTENSIONS = ['.js', '.mjs', '.cjs']
 
+export interface LoadedApp {
+  app: unknown
+  /** The module's export `upgrade`: `(req, socket, head)` for protocol upgrades (WebSocket). */
+  upgrade: ((req: never, socket: Socket, head: Buffer) => void) | null
+}
+
 /** Imports MODULE (relative to `cwd`) and returns its export APP. */
-export async function loadApp(spec: string, cwd: string): Promise<App> {
+export async function loadApp(spec: string, cwd: string): Promise<LoadedApp> {
   // The last colon: app names have none, paths may.
   const colon = spec.lastIndexOf(':')
   const modulePath = colon === -1 ? spec : spec.slice(0, colon)
@@ -37,8 +45,11 @@ export async function loadApp(spec: string, cwd: string): Promise<App> {
     const available = names.length === 0 ? 'it exports no functions' : `its function exports: ${names.join(', ')}`
     throw new LoadError(`Module ${file} has no export '${name}'; ${available}`)
   }
-  if (typeof app !== 'function') throw new LoadError(`Export '${name}' of ${file} is not a function but ${describe(app)}`)
-  return app as App
+  if (typeof app !== 'function' && (!isObject(app) || Array.isArray(app))) {
+    throw new LoadError(`Export '${name}' of ${file} is not a function or an app object but ${describe(app)}`)
+  }
+  const upgrade = name === 'upgrade' ? undefined : exportOf(exports, 'upgrade')
+  return { app, upgrade: typeof upgrade === 'function' ? (upgrade as LoadedApp['upgrade']) : null }
 }
 
 async function findModule(path: string): Promise<string> {
@@ -86,14 +97,9 @@ function isObject(value: unknown): value is Record<string, unknown> {
 function describe(value: unknown): string {
   if (value === null) return 'null'
   if (Array.isArray(value)) return 'an array'
-  switch (typeof value) {
-    case 'object':
-      return 'an object'
-    case 'string':
-      return `a string (${JSON.stringify(value)})`
-    default:
-      return `a ${typeof value} (${String(value)})`
-  }
+  // (Objects other than arrays are app objects: they do not come here.)
+  if (typeof value === 'string') return `a string (${JSON.stringify(value)})`
+  return `a ${typeof value} (${String(value)})`
 }
 
 /** The first line of a thrown thing's message, so a load error stays one line. */

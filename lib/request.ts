@@ -145,6 +145,11 @@ export class Request {
     return value
   }
 
+  /** The connection's socket (for its address, or to take over after an upgrade). */
+  get socket(): Socket {
+    return this.owner.socket
+  }
+
   get remoteAddress(): string | undefined {
     return this.owner.socket.remoteAddress
   }

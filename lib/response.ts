@@ -14,6 +14,24 @@ export interface ResponseOwner {
   finish(res: Response): void
   /** The app threw or rejected while handling `res`. */
   appFailed(res: Response, error: unknown): void
+  /**
+   * True when `res` is first in line, so that an interface that writes the socket itself may
+   * write now (the connection's own pending bytes are flushed first).
+   */
+  takeTurn(res: Response): boolean
+}
+
+/**
+ * An interface adapter whose response object writes the socket itself (node's ServerResponse),
+ * in its turn: the exchange stands in the connection's line without output of its own.
+ */
+export interface ExternalOutput {
+  /** Its head has gone out: the status can no longer be replaced by an error response. */
+  readonly started: boolean
+  /** The exchange has come first in line: its output may go to the socket now. */
+  first(): void
+  /** The server answers or drops the exchange itself (error, timeout, client gone): let go. */
+  abandon(): void
 }
 
 type Listener = (...args: unknown[]) => void
@@ -69,6 +87,8 @@ export class Response {
   failure: HttpError | null
   /** The app failed after producing output that was still held back: the connection ends here. */
   broken: boolean
+  /** Set by an interface that writes the socket itself; null for the native interface. */
+  external: ExternalOutput | null
   private callbacks: (() => void)[] | null
   private names: string[]
   private keys: string[]
@@ -99,6 +119,7 @@ export class Response {
     this.expectContinue = req.head.expectContinue
     this.failure = null
     this.broken = false
+    this.external = null
     this.callbacks = null
     this.names = []
     this.keys = []
@@ -387,11 +408,37 @@ export class Response {
 
   /** True when no byte of this response has gone out: the status can still be replaced. */
   get replaceable(): boolean {
-    return !this.headFlushed
+    return this.external === null ? !this.headFlushed : !this.external.started
+  }
+
+  /**
+   * The interface that wrote this exchange's output itself has finished it (`close`: the
+   * connection ends after it).
+   */
+  completeExternally(close: boolean): void {
+    if (this.ended) return
+    if (close) this.closeAfter = true
+    this.ended = true
+    this.owner.finish(this)
+  }
+
+  /** True when this exchange is first in line (see ResponseOwner.takeTurn). */
+  takeTurn(): boolean {
+    return this.owner.takeTurn(this)
+  }
+
+  /** The server takes the exchange back from the interface writing it (see ExternalOutput). */
+  private takeBack(): void {
+    const external = this.external
+    if (external !== null) {
+      this.external = null
+      external.abandon()
+    }
   }
 
   /** Drops whatever the app set, so an error response can take this one's place. */
   reset(status: number): void {
+    this.takeBack()
     this.statusCode = status
     this.statusMessage = undefined
     this.names = []
@@ -407,6 +454,7 @@ export class Response {
     /* c8 ignore next */
     if (this._destroyed) return
     this._destroyed = true
+    this.takeBack()
     if (!this.ended && this.listeners !== null) this.emit('close')
   }
 

@@ -1,19 +1,33 @@
 // The public library API: createServer(app, options), listen, address, close.
 import net from 'node:net'
 import os from 'node:os'
-import { Connection, type ConnectionSettings } from './connection.js'
+import type { Socket } from 'node:net'
+import { Connection, type ConnectionSettings, type UpgradeHandler } from './connection.js'
 import { Dispatcher } from './dispatch.js'
 import { DEFAULT_LIMITS, type ParserLimits } from './http/parser.js'
 import { Log } from './log.js'
-import type { App } from './interfaces/native.js'
+import { invokeNative, type App } from './interfaces/native.js'
+import { invokeNode, upgradeRequest, type NodeApp } from './interfaces/node/adapter.js'
+import { resolveApp, type InterfaceName, type ResolvedApp } from './interfaces/auto.js'
+import type { Response } from './response.js'
+import type { Request } from './request.js'
 
 export type { App } from './interfaces/native.js'
+export type { NodeApp } from './interfaces/node/adapter.js'
+export { native, InterfaceError, type InterfaceName } from './interfaces/auto.js'
 export type { Request } from './request.js'
 export type { Response } from './response.js'
 export { HttpError } from './http/errors.js'
+export type { UpgradeHandler } from './connection.js'
 export { Log } from './log.js'
 
 export interface ServerOptions extends Partial<ParserLimits> {
+  /**
+   * How the app is called: `native` (Pegasus's own req and res), `node` (node:http's
+   * IncomingMessage and ServerResponse), or `auto` (default): chosen by the app's shape, see
+   * the README's rules.
+   */
+  interface?: InterfaceName
   /** Most app calls in flight at once (default `os.availableParallelism() * 2`). */
   threads?: number
   /** Pending-connection queue for listen(); negative or absent: the system's default. */
@@ -64,6 +78,13 @@ export interface ServerOptions extends Partial<ParserLimits> {
   minDataRate?: number
   /** How long, in ms, a body or response may run before the minimum rate applies (default 5000). */
   minDataRateGrace?: number
+  /**
+   * Takes the socket of a request that asks for a protocol upgrade (`Connection: upgrade` and
+   * `Upgrade`, WebSocket's handshake): `(req, socket, head)` as node:http's 'upgrade' event, `req`
+   * of the app's interface (an http.IncomingMessage for the node interface). Without one such
+   * requests are served as plain HTTP/1.1.
+   */
+  upgrade?: (req: never, socket: Socket, head: Buffer) => void
 }
 
 export interface ServerAddress {
@@ -90,6 +111,9 @@ export function defaultThreads(): number {
 
 export class Server {
   readonly threads: number
+  /** The interface the app is served with, and how `auto` recognised it. */
+  readonly app: Pick<ResolvedApp, 'interface' | 'label'>
+  private readonly ready: Promise<unknown> | null
   private readonly net: net.Server
   private readonly settings: ConnectionSettings
   private readonly connections: Set<Connection>
@@ -98,8 +122,10 @@ export class Server {
   private closing: Promise<void> | null
   private allClosed: (() => void) | null
 
-  constructor(app: App, options: ServerOptions = {}) {
-    if (typeof app !== 'function') throw new TypeError('app must be a function (req, res) => ...')
+  constructor(app: App | NodeApp | object, options: ServerOptions = {}) {
+    const resolved = resolveApp(app, options.interface ?? 'auto')
+    this.app = { interface: resolved.interface, label: resolved.label }
+    this.ready = resolved.ready
     const threads = atLeast('threads', options.threads ?? defaultThreads(), 1)
     this.threads = threads
     this.backlog = options.backlog !== undefined && options.backlog >= 0 ? options.backlog : undefined
@@ -113,14 +139,24 @@ export class Server {
     }
     const log = options.log ?? new Log()
     const maxQueue = options.maxQueue === undefined ? -1 : atLeast('maxQueue', options.maxQueue, 0)
+    const keepAliveTimeout = atLeast('keepAliveTimeout', options.keepAliveTimeout ?? DEFAULT_KEEP_ALIVE_TIMEOUT, 0)
+    let invoke: (res: Response) => void
+    if (resolved.interface === 'native') {
+      const handler = resolved.handler as App
+      invoke = (res) => invokeNative(handler, res.req, res, appFailed)
+    } else {
+      const handler = resolved.handler as NodeApp
+      const nodeOptions = { keepAliveTimeout }
+      invoke = (res) => invokeNode(handler, res, nodeOptions, appFailed)
+    }
     this.settings = {
       limits,
-      dispatcher: new Dispatcher(app, threads, options.maxQueued ?? threads * 64, maxQueue, log),
+      dispatcher: new Dispatcher(invoke, threads, options.maxQueued ?? threads * 64, maxQueue, log),
       log,
       accessLog: options.accessLog ?? false,
       maxPipeline: atLeast('maxPipeline', options.maxPipeline ?? DEFAULT_MAX_PIPELINE, 1),
       maxQueuedBytes: 64 * 1024,
-      keepAliveTimeout: atLeast('keepAliveTimeout', options.keepAliveTimeout ?? DEFAULT_KEEP_ALIVE_TIMEOUT, 0),
+      keepAliveTimeout,
       headersTimeout: atLeast('headersTimeout', options.headersTimeout ?? DEFAULT_HEADERS_TIMEOUT, 0),
       bodyTimeout: atLeast('bodyTimeout', options.bodyTimeout ?? DEFAULT_BODY_TIMEOUT, 0),
       appTimeout: atLeast('appTimeout', options.appTimeout ?? DEFAULT_APP_TIMEOUT, 0),
@@ -128,16 +164,19 @@ export class Server {
       bufferBody: atLeast('bufferBody', options.bufferBody ?? DEFAULT_BUFFER_BODY, 0),
       minDataRate: atLeast('minDataRate', options.minDataRate ?? DEFAULT_MIN_DATA_RATE, 0),
       minDataRateGrace: atLeast('minDataRateGrace', options.minDataRateGrace ?? DEFAULT_MIN_DATA_RATE_GRACE, 0),
+      upgrade: null,
       closed: (conn) => this.connectionClosed(conn),
     }
     this.sweeper = null
     this.closing = null
     this.allClosed = null
     this.net = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket))
+    if (options.upgrade !== undefined) this.setUpgradeHandler(options.upgrade)
   }
 
-  /** Starts listening; resolves once the socket is bound. */
-  listen(port = 8080, host?: string): Promise<void> {
+  /** Starts listening (once the app is ready); resolves once the socket is bound. */
+  async listen(port = 8080, host?: string): Promise<void> {
+    if (this.ready !== null) await this.ready
     return new Promise((resolve, reject) => {
       const onError = (error: Error): void => reject(error)
       this.net.once('error', onError)
@@ -155,6 +194,16 @@ export class Server {
     const address = this.net.address()
     if (address === null || typeof address === 'string') throw new Error('The server is not listening')
     return { address: address.address, port: address.port, family: address.family }
+  }
+
+  /** Sets (or, with null, removes) the handler of protocol upgrades; see the `upgrade` option. */
+  setUpgradeHandler(handler: ((req: never, socket: Socket, head: Buffer) => void) | null): void {
+    if (handler === null || this.app.interface === 'native') {
+      this.settings.upgrade = handler as UpgradeHandler | null
+      return
+    }
+    const take = handler as (req: unknown, socket: Socket, head: Buffer) => void
+    this.settings.upgrade = (req: Request, socket: Socket, head: Buffer) => take(upgradeRequest(req, socket), socket, head)
   }
 
   /** Open connections. */
@@ -205,6 +254,10 @@ export class Server {
   }
 }
 
+function appFailed(res: Response, error: unknown): void {
+  res.fail(error)
+}
+
 /** An option that must be an integer of at least `min`. */
 function atLeast(name: string, value: number, min: number): number {
   if (!Number.isInteger(value) || value < min) throw new RangeError(`${name} must be an integer >= ${min}: ${value}`)
@@ -212,6 +265,6 @@ function atLeast(name: string, value: number, min: number): number {
 }
 
 /** Creates a server for `app`; call `listen` to start it. */
-export function createServer(app: App, options?: ServerOptions): Server {
+export function createServer(app: App | NodeApp | object, options?: ServerOptions): Server {
   return new Server(app, options)
 }

@@ -32,7 +32,7 @@ function raw(port: number, request: string, halfClose = true): Promise<{ respons
 }
 
 t.test('-h and --help print the help', async (t) => {
-  const help = `usage: pegasus [-h] [--chdir DIR] [--host ADDR] [--port PORT] [--threads INT] [--backlog INT] [MODULE:APP]
+  const help = `usage: pegasus [-h] [--chdir DIR] [--host ADDR] [--port PORT] [--threads INT] [--backlog INT] [--interface {auto,native,node,fetch}] [MODULE:APP]
 
 A blazingly fast HTTP/1.1 web server.
 
@@ -49,6 +49,8 @@ options:
                  If negative, a default reasonable value is chosen by the system. [1024]
   --no-access-log
                  Do not log a line for each request.
+  --interface {auto,native,node,fetch}
+                 How the app is called: native (Pegasus's req and res), node (node:http's IncomingMessage and ServerResponse), fetch (web Request and Response), or auto: chosen by the app's shape. [auto]
 
 limits and timeouts:
   --limit-request-line INT
@@ -126,7 +128,7 @@ t.test('an app that cannot be loaded: exit status 1 and one ERROR line', async (
   const cases: [string, string][] = [
     ['test/apps/nope:app', `Cannot find module ${apps}/nope (nor with .js, .mjs, .cjs)`],
     ['test/apps/esm:nope', `Module ${apps}/esm.mjs has no export 'nope'; its function exports: app, default`],
-    ['test/apps/esm:notFunction', `Export 'notFunction' of ${apps}/esm.mjs is not a function but a number (42)`],
+    ['test/apps/esm:notFunction', `Export 'notFunction' of ${apps}/esm.mjs is not a function or an app object but a number (42)`],
     ['test/apps/throws', `Cannot load module ${apps}/throws.mjs: boom while loading`],
   ]
   const results = await Promise.all(cases.map(([spec]) => run([...LOCAL, spec])))
@@ -189,7 +191,7 @@ t.test('--no-access-log turns them off', async (t) => {
   const { cli, base } = await start(t, [...LOCAL, '--no-access-log'])
   t.equal(await (await fetch(base, { method: 'POST', body: 'x' })).text(), 'x')
   t.equal(await cli.stop(), 0)
-  t.equal(cli.stdout.replace(/\d+/g, 'N'), 'INFO: Listen at "N.N.N.N:N"\nINFO: Threads: N\nINFO: Shutting down\n', 'no access line')
+  t.equal(cli.stdout.replace(/\d+/g, 'N'), 'INFO: Listen at "N.N.N.N:N"\nINFO: Threads: N\nINFO: Interface: native (native app)\nINFO: Shutting down\n', 'no access line')
   t.equal(cli.stderr, '')
 })
 
@@ -203,6 +205,20 @@ t.test('SIGTERM lets a request in flight finish, then exits 0', async (t) => {
   t.match(cli.stdout, /^INFO: Shutting down\n/m)
   t.match(cli.stdout, /^INFO: 127\.0\.0\.1:\d+ - "GET \/slow HTTP\/1\.1" 200 OK\n/m, 'its access line was flushed')
 })
+
+for (const path of ['/crash', '/reject']) {
+  t.test(`an exception the app lets escape (${path}): logged once, requests in flight finish, exit 1`, async (t) => {
+    const { cli, base } = await start(t, [...LOCAL, 'test/apps/crash.mjs:app'])
+    const inFlight = fetch(`${base}/slow`).then((res) => res.text())
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    t.equal(await (await fetch(`${base}${path}`)).text(), path === '/crash' ? 'answered, then crashed\n' : 'answered, then rejected\n')
+    t.equal(await inFlight, '/slow done\n', 'the request in flight is answered')
+    t.equal(await cli.exited, 1, 'exit status 1, for a supervisor to restart it')
+    const errors = cli.stderr.match(/^ERROR: .*/gm) ?? []
+    t.same(errors, ['ERROR: Uncaught exception: no new connections; requests in flight get 10 s, then exit 1'], 'one ERROR line')
+    t.match(cli.stderr, path === '/crash' ? /Error: boom in a timer\n\s+at / : /Error: rejected in a timer\n\s+at /, 'with its stack')
+  })
+}
 
 t.test('SIGINT exits 0 too', async (t) => {
   const { cli } = await start(t, LOCAL)

@@ -6,7 +6,7 @@ const apps = fileURLToPath(new URL('./apps', import.meta.url))
 
 /** The name of the function loadApp returns for `spec`, looked up in test/apps. */
 async function loadedName(spec: string, cwd = apps): Promise<string> {
-  return (await loadApp(spec, cwd)).name
+  return ((await loadApp(spec, cwd)).app as () => void).name
 }
 
 /** The LoadError message loadApp rejects with for `spec`. */
@@ -74,16 +74,18 @@ t.test('a missing export lists the function exports there are', async (t) => {
   t.equal(await loadError(t, 'values'), `Module ${apps}/values.mjs has no export 'default'; it exports no functions`)
 })
 
-t.test('an export that is not a function says what it is', async (t) => {
+t.test('an export that is neither a function nor an app object says what it is', async (t) => {
   const esm = `${apps}/esm.mjs`
-  t.equal(await loadError(t, 'esm:notFunction'), `Export 'notFunction' of ${esm} is not a function but a number (42)`)
-  t.equal(await loadError(t, 'esm:text'), `Export 'text' of ${esm} is not a function but a string ("hello")`)
-  t.equal(await loadError(t, 'esm:config'), `Export 'config' of ${esm} is not a function but an object`)
-  t.equal(await loadError(t, 'esm:nothing'), `Export 'nothing' of ${esm} is not a function but null`)
-  t.equal(await loadError(t, 'esm:list'), `Export 'list' of ${esm} is not a function but an array`)
-  t.equal(
-    await loadError(t, 'cjs-object:port'),
-    `Export 'port' of ${apps}/cjs-object.cjs is not a function but a number (8080)`,
-    'a property of module.exports',
-  )
+  const not = 'is not a function or an app object but'
+  t.equal(await loadError(t, 'esm:notFunction'), `Export 'notFunction' of ${esm} ${not} a number (42)`)
+  t.equal(await loadError(t, 'esm:text'), `Export 'text' of ${esm} ${not} a string ("hello")`)
+  t.equal(await loadError(t, 'esm:nothing'), `Export 'nothing' of ${esm} ${not} null`)
+  t.equal(await loadError(t, 'esm:list'), `Export 'list' of ${esm} ${not} an array`)
+  t.equal(await loadError(t, 'cjs-object:port'), `Export 'port' of ${apps}/cjs-object.cjs ${not} a number (8080)`, 'a property of module.exports')
+})
+
+t.test('an object export is loaded as it is (auto decides what it is), with the module\'s upgrade export', async (t) => {
+  const loaded = await loadApp('esm:config', apps)
+  t.type(loaded.app, 'object')
+  t.equal(loaded.upgrade, null, 'esm.mjs exports no upgrade')
 })

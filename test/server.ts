@@ -12,6 +12,7 @@ import {
   DEFAULT_HEADERS_TIMEOUT,
   DEFAULT_KEEP_ALIVE_TIMEOUT,
   HttpError,
+  InterfaceError,
   Log,
   Server,
 } from '../lib/server.js'
@@ -39,7 +40,8 @@ t.test('clock: the Date line follows the time, a second at most behind', async (
 // --- createServer, listen, address --------------------------------------------------------------
 
 t.test('createServer checks its arguments', async (t) => {
-  t.throws(() => createServer('nope' as unknown as () => void), TypeError)
+  t.throws(() => createServer('nope' as unknown as () => void), { name: 'InterfaceError', message: 'The app must be a function or an app object, not string' })
+  t.ok(new InterfaceError('x') instanceof TypeError, 'an InterfaceError is a TypeError')
   for (const threads of [0, -1, 1.5, NaN]) {
     t.throws(() => createServer(ok, { threads }), RangeError, `threads ${threads}`)
   }
@@ -141,14 +143,14 @@ t.test('a full queue (maxQueued) stops connections reading until it drains; all 
 
 t.test('Dispatcher: running and waiting calls, and a call for a destroyed response is skipped', async (t) => {
   const calls: string[] = []
-  const finish: (() => void)[] = []
   const dispatcher = new Dispatcher(
-    (req) => {
-      calls.push(req.url)
-      return new Promise<void>((resolve) => finish.push(resolve))
+    (res) => {
+      calls.push(res.req.url)
     },
     1,
     1,
+    -1,
+    memoryLog().log,
   )
   const fake = (url: string, destroyed = false) => {
     const res = {

@@ -16,6 +16,8 @@ export class RequestHead {
     readonly chunked: boolean,
     readonly keepAlive: boolean,
     readonly expectContinue: boolean,
+    /** An HTTP/1.1 request with `Upgrade` listed in `Connection` (RFC 9110 section 7.8). */
+    readonly upgrade: boolean,
   ) {}
 
   get fieldCount(): number {

@@ -376,6 +376,8 @@ export class Parser {
     let otherCoding = false
     let connectionClose = false
     let connectionKeepAlive = false
+    let connectionUpgrade = false
+    let upgradeField = false
     let expectContinue = false
     let hosts = 0
     while (p < end - 2) {
@@ -418,11 +420,15 @@ export class Parser {
             }
           }
           break
+        case 7:
+          if (nameIs(data, nameStart, UPGRADE)) upgradeField = true
+          break
         case 10:
           if (nameIs(data, nameStart, CONNECTION)) {
             for (const option of listTokens(data, valueStart, valueEnd, CONNECTION_TOKENS)) {
               if (option === 0) connectionClose = true
               else if (option === 1) connectionKeepAlive = true
+              else if (option === 2) connectionUpgrade = true
             }
           }
           break
@@ -460,7 +466,9 @@ export class Parser {
 
     const keepAlive = versionMinor === 1 ? !connectionClose : connectionKeepAlive && !connectionClose
     this.closeAfter = !keepAlive
-    const head = new RequestHead(data, this.method, this.url, versionMinor, fields, contentLength, chunked, keepAlive, expectContinue)
+    // RFC 9110 section 7.8: an Upgrade field counts only when Connection lists it.
+    const upgrade = versionMinor === 1 && connectionUpgrade && upgradeField
+    const head = new RequestHead(data, this.method, this.url, versionMinor, fields, contentLength, chunked, keepAlive, expectContinue, upgrade)
     this.bodyBytes = 0
     if (chunked) {
       this.state = CHUNK_SIZE
@@ -653,7 +661,8 @@ const CONNECTION = lower('connection')
 const CONTENT_LENGTH = lower('content-length')
 const TRANSFER_ENCODING = lower('transfer-encoding')
 const TE_TOKENS = [lower('chunked')]
-const CONNECTION_TOKENS = [lower('close'), lower('keep-alive')]
+const CONNECTION_TOKENS = [lower('close'), lower('keep-alive'), lower('upgrade')]
+const UPGRADE = lower('upgrade')
 
 function lower(text: string): Uint8Array {
   return Buffer.from(text, 'latin1')

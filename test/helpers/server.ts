@@ -35,7 +35,8 @@ interface Teardown {
 /** A server for `app` on 127.0.0.1, port 0, closed (gracefully, then by force) at teardown. */
 export async function startServer(t: Teardown, app: App, options: ServerOptions = {}): Promise<TestServer> {
   const memory = memoryLog()
-  const server = createServer(app, { log: memory.log, ...options })
+  // The engine's tests speak the native interface unless they say otherwise.
+  const server = createServer(app, { log: memory.log, interface: 'native', ...options })
   await server.listen(0, '127.0.0.1')
   const port = server.address().port
   t.teardown(async () => {

@@ -1,0 +1,264 @@
+// The node interface: an app is node:http's `(req, res)` handler, given a real
+// http.IncomingMessage and http.ServerResponse. The request is fed by Pegasus's parser (head from
+// its zero-copy slices, built on first read; body from the engine's request); the response is
+// node's own ServerResponse, so status, headers and framing are exactly node's. It writes the
+// socket itself, in its turn: the connection hands it the socket when its exchange comes first in
+// line, as node:http does for pipelined responses.
+import http from 'node:http'
+import type { Socket } from 'node:net'
+import type { Request } from '../../request.js'
+import type { ExternalOutput, Response } from '../../response.js'
+
+export type NodeApp = (req: http.IncomingMessage, res: http.ServerResponse) => unknown
+
+/** What the adapter needs of the server: its keep-alive timeout, for node's Keep-Alive header. */
+export interface NodeOptions {
+  keepAliveTimeout: number
+}
+
+/** node's own error for a connection cut under a request (`code: 'ECONNRESET'`, message 'aborted'). */
+function aborted(): Error {
+  return Object.assign(new Error('aborted'), { code: 'ECONNRESET' })
+}
+
+// node's writable-side symbol that says a 'drain' is owed (http.OutgoingMessage keeps it private).
+let kNeedDrain: symbol | undefined
+// How many rawHeaders entries node's `headers` getter reads (set by node's parser, private too).
+let kHeadersCount: symbol | undefined
+
+function symbolOf(object: object, description: string): symbol | undefined {
+  return Object.getOwnPropertySymbols(object).find((s) => s.description === description)
+}
+
+// Express re-prototypes req and res onto its own objects (which inherit from node's), so what
+// Pegasus adds to them lives on the instances, never on a subclass's prototype.
+const kEngine = Symbol('pegasus.request')
+const kPumping = Symbol('pegasus.pumping')
+const kWake = Symbol('pegasus.wake')
+const kByServer = Symbol('pegasus.byServer')
+
+/** An IncomingMessage fed by Pegasus (see incomingMessage). */
+interface Fed extends http.IncomingMessage {
+  [kEngine]: Request
+  [kPumping]: boolean
+  /** Resumes the body's pump once the reader wants more. */
+  [kWake]: (() => void) | null
+  /** The server, not the app, is destroying the request. */
+  [kByServer]: boolean
+}
+
+/**
+ * An http.IncomingMessage whose head comes from Pegasus's parser and whose body is read from
+ * the engine's request at the pace the reader takes it.
+ */
+export function incomingMessage(socket: Socket, engine: Request): http.IncomingMessage {
+  const req = new http.IncomingMessage(socket) as Fed
+  const head = engine.head
+  req.method = engine.method
+  req.url = engine.url
+  req.httpVersionMajor = 1
+  req.httpVersionMinor = head.versionMinor
+  req.httpVersion = engine.httpVersion
+  req.rawHeaders = engine.rawHeaders
+  kHeadersCount ??= symbolOf(req, 'kHeadersCount')
+  if (kHeadersCount !== undefined) (req as unknown as Record<symbol, number>)[kHeadersCount] = head.fieldCount * 2
+  req[kEngine] = engine
+  req[kPumping] = false
+  req[kWake] = null
+  req[kByServer] = false
+  req._read = readBody
+  req._destroy = destroyRequest
+  if (!head.chunked && head.contentLength <= 0) {
+    // No body: complete at once, as node's parser reports it.
+    req.complete = true
+    req.push(null)
+  }
+  return req
+}
+
+function readBody(this: Fed): void {
+  const wake = this[kWake]
+  if (wake !== null) {
+    this[kWake] = null
+    wake()
+    return
+  }
+  if (this[kPumping] || this.complete) return
+  this[kPumping] = true
+  const engine = this[kEngine]
+  if (engine.complete && !engine.aborted) {
+    // The body is all here (read whole before the app was called): hand it over at once.
+    engine.body().then(
+      (body) => finishBody(this, body),
+      (error: Error) => bodyFailed(this, error),
+    )
+    return
+  }
+  void pump(this)
+}
+
+function finishBody(req: Fed, body: Buffer): void {
+  if (body.length > 0) req.push(body)
+  req.complete = true
+  req.push(null)
+}
+
+/** Streams the body from the engine, at the pace the reader takes it. */
+async function pump(req: Fed): Promise<void> {
+  try {
+    const iterator = req[kEngine][Symbol.asyncIterator]()
+    for (;;) {
+      const { value, done } = await iterator.next()
+      if (done === true) {
+        req.complete = true
+        req.push(null)
+        return
+      }
+      if (!req.push(value)) await new Promise<void>((resolve) => (req[kWake] = resolve))
+    }
+  } catch (error) {
+    bodyFailed(req, error as Error)
+  }
+}
+
+function bodyFailed(req: Fed, error: Error): void {
+  if (req[kEngine].aborted) abortRequest(req)
+  // A body dropped because the response ended first: node's _dump reads it as the end.
+  else if (req.complete || /dropped/.test(error.message)) req.push(null)
+  else req.destroy(error)
+}
+
+/** The connection was cut under this request: 'aborted', and the stream ends in an error. */
+function abortRequest(req: http.IncomingMessage): void {
+  if (req.destroyed) return
+  ;(req as Fed)[kByServer] = true
+  req.destroy(aborted())
+}
+
+function destroyRequest(this: Fed, error: Error | null, callback: (error?: Error | null) => void): void {
+  if (!this.readableEnded || !this.complete) {
+    this.aborted = true
+    this.emit('aborted')
+  }
+  // An app that destroys its request ends the connection, as with node:http.
+  if (!this[kByServer] && this.aborted && !this.socket.destroyed) this.socket.destroy()
+  // node emits the error only to a listener (its long-standing behaviour).
+  process.nextTick(() => callback(this.listenerCount('error') > 0 ? error : null))
+}
+
+/** Stands for a node response in the connection's line (see ExternalOutput). */
+class NodeExchange implements ExternalOutput {
+  readonly req: http.IncomingMessage
+  readonly res: http.ServerResponse
+  private readonly engine: Response
+  private readonly socket: Socket
+  private assigned: boolean
+  private abandoned: boolean
+
+  constructor(engine: Response, options: NodeOptions) {
+    const socket = engine.req.socket
+    this.engine = engine
+    this.socket = socket
+    this.assigned = false
+    this.abandoned = false
+    const req = incomingMessage(socket, engine.req)
+    const res = new http.ServerResponse(req)
+    res.shouldKeepAlive = engine.req.head.keepAlive && !engine.closesConnection
+    ;(res as unknown as { _keepAliveTimeout: number })._keepAliveTimeout = options.keepAliveTimeout
+    this.req = req
+    this.res = res
+    res.on('finish', () => this.finished())
+    engine.external = this
+    if (engine.takeTurn()) this.first()
+  }
+
+  get started(): boolean {
+    return this.res.headersSent
+  }
+
+  first(): void {
+    if (this.abandoned || this.assigned) return
+    this.assigned = true
+    this.res.assignSocket(this.socket)
+    // node:http's server emits 'drain' on the response whose turn it is; so does this.
+    this.socket.on('drain', this.drained)
+  }
+
+  private readonly drained = (): void => {
+    const res = this.res
+    if (res.writableNeedDrain && !res.writableEnded) {
+      kNeedDrain ??= symbolOf(res, 'kNeedDrain')
+      if (kNeedDrain !== undefined) (res as unknown as Record<symbol, boolean>)[kNeedDrain] = false
+      res.emit('drain')
+    }
+  }
+
+  private finished(): void {
+    if (this.abandoned) return
+    const res = this.res
+    this.let()
+    const engine = this.engine
+    engine.statusCode = res.statusCode
+    // An unread `100-continue` body may or may not come: the connection closes after this.
+    const unread = engine.expectContinue && !engine.req.complete
+    engine.completeExternally((res as unknown as { _last: boolean })._last || !res.shouldKeepAlive || unread)
+    process.nextTick(closeResponse, res)
+  }
+
+  abandon(): void {
+    if (this.abandoned) return
+    this.abandoned = true
+    this.let()
+    const res = this.res
+    if (!res.writableEnded) {
+      // Further writes by the app go nowhere.
+      ;(res as { destroyed: boolean }).destroyed = true
+      process.nextTick(closeResponse, res)
+    }
+    if (!this.req.complete) abortRequest(this.req)
+  }
+
+  /** Takes the socket back from node's response. */
+  private let(): void {
+    if (!this.assigned) return
+    this.assigned = false
+    this.socket.off('drain', this.drained)
+    this.res.detachSocket(this.socket)
+  }
+}
+
+/** node:http's 'close' after 'finish' (or for a response cut short), once. */
+function closeResponse(res: http.ServerResponse): void {
+  const state = res as unknown as { _closed: boolean }
+  if (state._closed) return
+  state._closed = true
+  ;(res as { destroyed: boolean }).destroyed = true
+  res.emit('close')
+}
+
+/** Calls a node:http handler for the engine's exchange; errors go to `onError`. */
+export function invokeNode(
+  app: NodeApp,
+  engine: Response,
+  options: NodeOptions,
+  onError: (res: Response, error: unknown) => void,
+): void {
+  const exchange = new NodeExchange(engine, options)
+  let result: unknown
+  try {
+    result = app(exchange.req, exchange.res)
+  } catch (error) {
+    onError(engine, error)
+    return
+  }
+  if (result !== undefined && result !== null && typeof (result as Promise<unknown>).then === 'function') {
+    ;(result as Promise<unknown>).then(undefined, (error: unknown) => onError(engine, error))
+  }
+}
+
+/** An IncomingMessage for a request whose socket goes to an upgrade handler (no body). */
+export function upgradeRequest(engine: Request, socket: Socket): http.IncomingMessage {
+  const req = incomingMessage(socket, engine)
+  ;(req as unknown as { upgrade: boolean }).upgrade = true
+  return req
+}
