@@ -220,6 +220,21 @@ for (const path of ['/crash', '/reject']) {
   })
 }
 
+t.test("the README's Express + ws app: the module's upgrade export takes the WebSocket", async (t) => {
+  const { cli, base, port } = await start(t, [...LOCAL, 'test/apps/chat.mjs'])
+  t.match(cli.stdout, /^INFO: Interface: node \(Express app\)$/m)
+  t.equal(await (await fetch(base)).text(), 'use a WebSocket')
+  const { default: WebSocket } = await import('ws')
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/`)
+  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject))
+  ws.send('hello')
+  const [echo] = (await new Promise((resolve) => ws.once('message', (...args) => resolve(args)))) as [Buffer]
+  t.equal(echo.toString(), 'hello')
+  ws.close(1000, 'bye')
+  const [code] = (await new Promise((resolve) => ws.once('close', (...args) => resolve(args)))) as [number]
+  t.equal(code, 1000)
+})
+
 t.test('SIGINT exits 0 too', async (t) => {
   const { cli } = await start(t, LOCAL)
   t.equal(await cli.stop('SIGINT'), 0)

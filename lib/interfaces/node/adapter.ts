@@ -77,6 +77,8 @@ export function incomingMessage(socket: Socket, engine: Request): http.IncomingM
 }
 
 function readBody(this: Fed): void {
+  // As node's own _read: the app has started reading (node:http dumps the rest otherwise).
+  ;(this as unknown as { _consuming: boolean })._consuming = true
   const wake = this[kWake]
   if (wake !== null) {
     this[kWake] = null
@@ -202,6 +204,9 @@ class NodeExchange implements ExternalOutput {
     // An unread `100-continue` body may or may not come: the connection closes after this.
     const unread = engine.expectContinue && !engine.req.complete
     engine.completeExternally((res as unknown as { _last: boolean })._last || !res.shouldKeepAlive || unread)
+    // As node:http: a request nobody read is read to its end (so it emits 'end' and 'close').
+    const req = this.req as http.IncomingMessage & { _consuming: boolean; _dump(): void }
+    if (!req._consuming) req._dump()
     process.nextTick(closeResponse, res)
   }
 

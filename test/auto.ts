@@ -1,0 +1,82 @@
+// The `auto` rules (lib/interfaces/auto.ts): which interface an app speaks, judged on real apps
+// of the frameworks the README names, and what is refused with which reason.
+import t from 'tap'
+import express from 'express'
+import connect from 'connect'
+import Koa from 'koa'
+import fastify from 'fastify'
+import { INTERFACE_MARK, InterfaceError, native, resolveApp } from '../lib/interfaces/auto.js'
+import { LOCAL, run, start } from './helpers/cli.js'
+
+t.test('auto recognises Express, Connect, Koa, Fastify, node:http handlers and native apps', async (t) => {
+  const fast = fastify()
+  t.teardown(() => fast.close())
+  const cases: [string, unknown, string, string][] = [
+    ['Express', express(), 'node', 'Express app'],
+    ['Connect', connect(), 'node', 'Connect app'],
+    ['Koa', new Koa(), 'node', 'Koa app'],
+    ['Fastify', fast, 'node', 'Fastify app'],
+    ['a plain (req, res) function', (_req: unknown, _res: unknown) => {}, 'node', 'node:http handler'],
+    ['a function of no declared parameters', (...args: unknown[]) => args, 'node', 'node:http handler'],
+    ['a native() app', native((_req: unknown, _res: unknown) => {}), 'native', 'native app'],
+  ]
+  for (const [name, app, iface, label] of cases) {
+    const resolved = resolveApp(app)
+    t.same([resolved.interface, resolved.label], [iface, label], name)
+  }
+  const fastifyApp = resolveApp(fast)
+  t.ok(fastifyApp.ready instanceof Promise, "Fastify's ready() is awaited before listening")
+  await fastifyApp.ready
+  t.equal(resolveApp(express()).ready, null)
+})
+
+t.test('the marker is a documented symbol: no import needed', async (t) => {
+  const app = (_req: unknown, _res: unknown) => {}
+  ;(app as unknown as Record<symbol, string>)[Symbol.for('pegasus.interface')] = 'native'
+  t.equal(INTERFACE_MARK, Symbol.for('pegasus.interface'))
+  t.equal(resolveApp(app).interface, 'native')
+  t.equal(resolveApp(app, 'node').interface, 'node', '--interface node wins over the marker')
+})
+
+t.test('an interface named explicitly is used as asked', async (t) => {
+  const plain = (_req: unknown, _res: unknown) => {}
+  t.same([resolveApp(plain, 'native').interface, resolveApp(plain, 'native').label], ['native', 'as asked'])
+  t.same([resolveApp(plain, 'node').interface, resolveApp(plain, 'node').label], ['node', 'as asked'])
+  t.equal(resolveApp(express(), 'node').label, 'Express app')
+  t.equal(resolveApp(native(plain), 'native').label, 'native app', 'a marked app, named native too')
+  t.equal(resolveApp((_request: unknown) => {}, 'node').interface, 'node', 'one parameter, but node was asked for')
+})
+
+t.test('what auto refuses, and why', async (t) => {
+  const refusals: [string, () => unknown, RegExp][] = [
+    ['a fetch app object', () => resolveApp({ fetch: () => new Response('hi') }), /has a fetch\(\) method: the fetch interface/],
+    ['--interface fetch', () => resolveApp(() => {}, 'fetch'), /^--interface fetch: the fetch interface/],
+    ['a one-parameter function', () => resolveApp((_request: unknown) => {}), /takes one parameter, as a fetch handler/],
+    ['a number', () => resolveApp(42), /must be a function or an app object, not number/],
+    ['null', () => resolveApp(null), /not null/],
+    ['an object of no known kind', () => resolveApp({ port: 8080 }), /neither callback\(\) \(Koa\)/],
+    ['an object with --interface native', () => resolveApp(new Koa(), 'native'), /--interface native: the app must be a function/],
+    ['a callback() that returns no function', () => resolveApp({ callback: () => 42 }), /callback\(\) did not return a function/],
+  ]
+  for (const [name, resolve, message] of refusals) {
+    t.throws(resolve, { name: 'InterfaceError', message }, name)
+  }
+  t.ok(new InterfaceError('x') instanceof TypeError)
+})
+
+t.test('the CLI prints its choice, and refuses a bad --interface', async (t) => {
+  const { cli, base } = await start(t, [...LOCAL, '--interface', 'native', 'test/apps/esm.mjs:app'])
+  t.match(cli.stdout, /^INFO: Interface: native \(as asked\)$/m)
+  t.equal(await (await fetch(base)).text(), 'esm app\n')
+  t.same(await run([...LOCAL, '--interface', 'nope']), {
+    status: 2,
+    stdout: '',
+    stderr: "pegasus: error: argument --interface: invalid choice: 'nope' (choose from 'auto', 'native', 'node', 'fetch')\n",
+  })
+  const fetchRun = await run([...LOCAL, '--interface', 'fetch'])
+  t.equal(fetchRun.status, 1)
+  t.match(fetchRun.stderr, /^ERROR: --interface fetch: the fetch interface \(web Request -> Response\) is not available yet/)
+  const plain = await start(t, [...LOCAL, 'test/apps/esm.mjs:app'])
+  t.match(plain.cli.stdout, /^INFO: Interface: node \(node:http handler\)$/m)
+  t.equal(await (await fetch(plain.base)).text(), 'esm app\n', 'a plain handler through the node interface')
+})
