@@ -1,5 +1,6 @@
 // The request an app sees: lazy views over the parser's head (nothing is decoded until asked
 // for) and a body that is buffered or streamed as the app chooses.
+import type { IncomingHttpHeaders } from 'node:http'
 import type { Socket } from 'node:net'
 import type { RequestHead } from './http/head.js'
 import type { Response } from './response.js'
@@ -31,6 +32,49 @@ type Waiter = (error: Error | null) => void
 
 const EMPTY = Buffer.alloc(0)
 
+// Fields node:http keeps once: a repeat is dropped, the first value stays.
+const SINGLE = new Set([
+  'content-type', 'content-length', 'user-agent', 'referer', 'host', 'authorization', 'proxy-authorization',
+  'if-modified-since', 'if-unmodified-since', 'from', 'location', 'max-forwards', 'retry-after', 'etag',
+  'last-modified', 'server', 'age', 'expires',
+])
+
+/**
+ * Adds one field to `headers` as node:http's IncomingMessage does: set-cookie gathers an array,
+ * cookie joins with `; `, the SINGLE fields keep their first value, any other joins with `, `.
+ */
+function addField(headers: IncomingHttpHeaders, name: string, value: string): void {
+  const previous = headers[name]
+  // Only a string is a previous value: `constructor` and its kin are Object.prototype's.
+  if (typeof previous === 'string') {
+    if (name === 'cookie') headers[name] = `${previous}; ${value}`
+    else if (!SINGLE.has(name)) headers[name] = `${previous}, ${value}`
+  } else if (name === 'set-cookie') {
+    if (previous === undefined) headers[name] = [value]
+    else (previous as string[]).push(value)
+  } else {
+    headers[name] = value
+  }
+}
+
+/** Index of the first field at or after `from` named `lowerName` (lower-case), or -1. */
+function findFrom(head: RequestHead, lowerName: string, from: number): number {
+  const fields = head.fields
+  const data = head.data
+  const length = lowerName.length
+  outer: for (let i = from << 2; i < fields.length; i += 4) {
+    const start = fields[i]
+    if (fields[i + 1] - start !== length) continue
+    for (let j = 0; j < length; j++) {
+      let c = data[start + j]
+      if (c >= 65 && c <= 90) c |= 0x20
+      if (c !== lowerName.charCodeAt(j)) continue outer
+    }
+    return i >> 2
+  }
+  return -1
+}
+
 function discardedError(): Error {
   return new Error('The request body was dropped: the response ended before it was read')
 }
@@ -44,7 +88,7 @@ export class Request {
   private readonly owner: RequestOwner
   /** The response of the same exchange (set by the connection right after both are made). */
   response: Response | null
-  private _headers: Record<string, string> | null
+  private _headers: IncomingHttpHeaders | null
   private _rawHeaders: string[] | null
   private _split: number
   private chunks: Buffer[]
@@ -106,19 +150,23 @@ export class Request {
 
   // --- Headers --------------------------------------------------------------------------------
 
-  /** Header fields by lower-case name; repeated fields are joined with `, ` (set-cookie too). */
-  get headers(): Record<string, string> {
+  /**
+   * Header fields by lower-case name, built on first access as node:http builds them: a plain
+   * object; set-cookie an array; repeated cookie lines joined with `; `; a repeated single-valued
+   * field (content-type, host, authorization...) keeps its first value; other repeats join with `, `.
+   */
+  get headers(): IncomingHttpHeaders {
     if (this._headers !== null) return this._headers
-    const headers: Record<string, string> = Object.create(null)
+    const headers: IncomingHttpHeaders = {}
     const head = this.head
-    for (let i = 0, n = head.fieldCount; i < n; i++) {
-      const name = head.name(i).toLowerCase()
-      const value = head.value(i)
-      const previous = headers[name]
-      headers[name] = previous === undefined ? value : `${previous}, ${value}`
-    }
+    for (let i = 0, n = head.fieldCount; i < n; i++) addField(headers, head.name(i).toLowerCase(), head.value(i))
     this._headers = headers
     return headers
+  }
+
+  /** As node:http's: an app or a middleware may replace the headers object. */
+  set headers(headers: IncomingHttpHeaders) {
+    this._headers = headers
   }
 
   /** `[name, value, name, value, ...]` as received. */
@@ -131,17 +179,28 @@ export class Request {
     return raw
   }
 
-  /** A header's value by case-insensitive name, without building `headers`; repeats are joined. */
-  header(name: string): string | undefined {
-    if (this._headers !== null) return this._headers[name.toLowerCase()]
-    const head = this.head
+  /**
+   * A header's value by case-insensitive name, what `headers[name]` gives (an array for
+   * set-cookie), without building `headers`.
+   */
+  header(name: 'set-cookie' | 'Set-Cookie'): string[] | undefined
+  header(name: string): string | undefined
+  header(name: string): string | string[] | undefined {
     const lower = name.toLowerCase()
-    let i = head.find(lower)
+    const built = this._headers
+    if (built !== null) return Object.hasOwn(built, lower) ? built[lower] : undefined
+    const head = this.head
+    let i = findFrom(head, lower, 0)
     if (i === -1) return undefined
-    let value = head.value(i)
-    for (i++; i < head.fieldCount; i++) {
-      if (head.name(i).toLowerCase() === lower) value += `, ${head.value(i)}`
+    if (lower === 'set-cookie') {
+      const all = [head.value(i)]
+      while ((i = findFrom(head, lower, i + 1)) !== -1) all.push(head.value(i))
+      return all
     }
+    let value = head.value(i)
+    if (SINGLE.has(lower)) return value
+    const separator = lower === 'cookie' ? '; ' : ', '
+    while ((i = findFrom(head, lower, i + 1)) !== -1) value += separator + head.value(i)
     return value
   }
 

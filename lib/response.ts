@@ -32,10 +32,19 @@ export interface ExternalOutput {
   first(): void
   /** The server answers or drops the exchange itself (error, timeout, client gone): let go. */
   abandon(): void
+  /**
+   * The client ended its side (FIN) before this exchange was over: its app hears of it (as
+   * through req.signal); an answer it still gives is delivered.
+   */
+  clientEnded(): void
 }
 
 type Listener = (...args: unknown[]) => void
 type HeaderValue = string | number | readonly string[]
+/** writeHead's headers: an object, `[name, value, name, value, ...]` or `[[name, value], ...]`. */
+export type HeadHeaders = Record<string, HeaderValue> | readonly HeaderValue[] | readonly (readonly [string, HeaderValue])[]
+/** node:http's write callback: an error when the chunk could not be written. */
+export type WriteCallback = (error?: Error | null) => void
 
 const TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 // Anything outside HTAB and printable ASCII sends a value down the slow check below.
@@ -62,8 +71,24 @@ function joinHead(head: string, body: Uint8Array): Buffer {
   return joined
 }
 
+/** A header value as a list of strings. */
+function listOf(value: HeaderValue): string[] {
+  return Array.isArray(value) ? value.map(String) : [String(value)]
+}
+
 const CHUNK_END = '\r\n'
 const LAST_CHUNK = '0\r\n\r\n'
+const NOTHING = Buffer.alloc(0)
+
+/** A string chunk with a declared encoding, as bytes (UTF-8 strings stay strings: the common case). */
+function encode(chunk: string, encoding: BufferEncoding): string | Buffer {
+  return encoding === 'utf8' || encoding === 'utf-8' ? chunk : Buffer.from(chunk, encoding)
+}
+
+/** What a write callback gets once the response can no longer be written (node's error). */
+function destroyedError(): Error {
+  return Object.assign(new Error('Cannot call write after a stream was destroyed'), { code: 'ERR_STREAM_DESTROYED' })
+}
 
 export class Response {
   statusCode: number
@@ -90,6 +115,8 @@ export class Response {
   /** Set by an interface that writes the socket itself; null for the native interface. */
   external: ExternalOutput | null
   private callbacks: (() => void)[] | null
+  /** Write callbacks of output held back behind an earlier response: called once it is written. */
+  private writeCallbacks: WriteCallback[] | null
   private names: string[]
   private keys: string[]
   private values: HeaderValue[]
@@ -121,6 +148,7 @@ export class Response {
     this.broken = false
     this.external = null
     this.callbacks = null
+    this.writeCallbacks = null
     this.names = []
     this.keys = []
     this.values = []
@@ -215,51 +243,98 @@ export class Response {
 
   /**
    * Sets the status (and reason phrase) and merges `headers`; the head goes out with the first
-   * body bytes. Accepts `writeHead(status, headers)` and `writeHead(status, reason, headers)`.
+   * body bytes. Accepts `writeHead(status, headers)` and `writeHead(status, reason, headers)`;
+   * `headers` is an object, a flat `[name, value, ...]` list or a list of `[name, value]` pairs.
    */
-  writeHead(
-    status: number,
-    reason?: string | Record<string, HeaderValue> | readonly string[],
-    headers?: Record<string, HeaderValue> | readonly string[],
-  ): this {
+  writeHead(status: number, reason?: string | HeadHeaders | null, headers?: HeadHeaders | null): this {
     if (this.headWritten) throw new Error('writeHead called after the head was sent')
     if (!Number.isInteger(status) || status < 100 || status > 999) throw new RangeError(`Invalid status code: ${status}`)
     if (typeof reason === 'string') {
       this.checkText('reason phrase', reason)
       this.statusMessage = reason
     } else {
-      headers = reason
+      headers ??= reason
     }
     this.statusCode = status
-    if (Array.isArray(headers)) {
-      for (let i = 0; i + 1 < headers.length; i += 2) this.setHeader(headers[i], headers[i + 1])
-    } else if (headers !== undefined) {
+    if (Array.isArray(headers)) this.setHeaderList(headers)
+    else if (headers != null) {
       for (const name of Object.keys(headers)) this.setHeader(name, (headers as Record<string, HeaderValue>)[name])
     }
     this.headWritten = true
     return this
   }
 
-  // --- Body -----------------------------------------------------------------------------------
-
-  /** Streams a piece of the body. Returns false when the client is behind: wait for 'drain'. */
-  write(chunk: string | Uint8Array): boolean {
-    if (this.ended) throw new Error('write after end')
-    if (this._destroyed) return true
-    const isString = typeof chunk === 'string'
-    const length = isString ? Buffer.byteLength(chunk) : chunk.byteLength
-    if (!this.headFlushed) this.startBody(-1)
-    if (length === 0 || this.framing === NO_BODY) return true
-    return this.sendBody(chunk, length)
+  /**
+   * writeHead's list forms, as node:http takes them: a name in the list replaces what was set
+   * before, and a name repeated in the list sends each value (`Set-Cookie`, say).
+   */
+  private setHeaderList(list: readonly unknown[]): void {
+    const pairs = Array.isArray(list[0])
+    if (!pairs && list.length % 2 !== 0) throw new TypeError('writeHead: a header list needs a value after each name')
+    const names: string[] = []
+    const values: HeaderValue[] = []
+    if (pairs) {
+      for (const pair of list as readonly (readonly [string, HeaderValue])[]) {
+        names.push(pair[0])
+        values.push(pair[1])
+      }
+    } else {
+      for (let i = 0; i < list.length; i += 2) {
+        names.push(list[i] as string)
+        values.push(list[i + 1] as HeaderValue)
+      }
+    }
+    for (const name of names) if (typeof name === 'string') this.removeHeader(name)
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i]
+      const at = typeof name === 'string' ? this.keys.indexOf(name.toLowerCase()) : -1
+      // A repeat keeps the name as first spelled, as node's appendHeader does.
+      if (at === -1) this.setHeader(name, values[i])
+      else this.setHeader(this.names[at], listOf(this.values[at]).concat(listOf(values[i])))
+    }
   }
 
-  /** Completes the response, with `body` as its last (or only) piece. */
-  end(body?: string | Uint8Array | (() => void), encoding?: unknown, callback?: unknown): this {
+  // --- Body -----------------------------------------------------------------------------------
+
+  /**
+   * Streams a piece of the body (a string in `encoding`, UTF-8 by default). Returns false when the
+   * client is behind: wait for 'drain'. `callback` is called once the piece is written to the
+   * socket, or with an error if the client has gone.
+   */
+  write(chunk: string | Uint8Array, callback?: WriteCallback): boolean
+  write(chunk: string | Uint8Array, encoding: BufferEncoding | undefined, callback?: WriteCallback): boolean
+  write(chunk: string | Uint8Array, encoding?: BufferEncoding | WriteCallback, callback?: WriteCallback): boolean {
+    if (typeof encoding === 'function') {
+      callback = encoding
+      encoding = undefined
+    }
+    if (this.ended) throw new Error('write after end')
+    if (this._destroyed) {
+      if (callback !== undefined) process.nextTick(callback, destroyedError())
+      return true
+    }
+    if (typeof chunk === 'string' && encoding !== undefined) chunk = encode(chunk, encoding)
+    const length = typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength
+    if (!this.headFlushed) this.startBody(-1)
+    const ok = length === 0 || this.framing === NO_BODY || this.sendBody(chunk, length)
+    if (callback !== undefined) this.whenWritten(callback)
+    return ok
+  }
+
+  /**
+   * Completes the response, with `body` (a string in `encoding`, UTF-8 by default) as its last
+   * (or only) piece; `callback` is called once the response is out.
+   */
+  end(callback?: () => void): this
+  end(body: string | Uint8Array | null | undefined, callback?: () => void): this
+  end(body: string | Uint8Array | null | undefined, encoding: BufferEncoding | undefined, callback?: () => void): this
+  end(body?: string | Uint8Array | null | (() => void), encoding?: BufferEncoding | (() => void), callback?: () => void): this {
     if (this.ended) return this
     // node:http's forms: end(cb), end(body, cb), end(body, encoding, cb).
     const done = typeof body === 'function' ? body : typeof encoding === 'function' ? encoding : callback
-    if (typeof done === 'function') (this.callbacks ??= []).push(done as () => void)
-    if (typeof body === 'function') body = undefined
+    if (typeof done === 'function') (this.callbacks ??= []).push(done)
+    if (typeof body === 'function' || body === null) body = undefined
+    else if (typeof body === 'string' && typeof encoding === 'string') body = encode(body, encoding)
     if (this._destroyed) {
       this.ended = true
       return this
@@ -289,11 +364,41 @@ export class Response {
 
   /** Called by the connection once the whole response has been handed to the socket. */
   emitFinished(): void {
+    // The next exchange's held-back output has just been handed on behind this one's: its write
+    // callbacks can follow it.
+    const next = this.next
+    if (next !== null && next.writeCallbacks !== null) next.writeHeldCallbacks()
     if (this.callbacks !== null) for (const callback of this.callbacks) process.nextTick(callback)
     if (this.listeners !== null) {
       this.emit('finish')
       this.emit('close')
     }
+  }
+
+  /**
+   * node:http calls a write callback once its chunk is written to the socket. First in line, the
+   * chunk has gone to the socket (takeTurn flushes): an empty write behind it calls back when it
+   * is written. Held back, the callback waits for this response's turn.
+   */
+  private whenWritten(callback: WriteCallback): void {
+    if (this.owner.takeTurn(this)) this.writeSocket(callback)
+    else (this.writeCallbacks ??= []).push(callback)
+  }
+
+  /** This response has come first in line: its held-back output has gone to the socket. */
+  private writeHeldCallbacks(): void {
+    const callbacks = this.writeCallbacks as WriteCallback[]
+    this.writeCallbacks = null
+    this.owner.takeTurn(this)
+    for (const callback of callbacks) this.writeSocket(callback)
+  }
+
+  /**
+   * The socket is open: the connection ends it only after dropping (destroying) every exchange
+   * left. A destroyed socket calls back with ERR_STREAM_DESTROYED itself.
+   */
+  private writeSocket(callback: WriteCallback): void {
+    this.req.socket.write(NOTHING, callback)
   }
 
   /** Sends the head for a streamed body (`length` -1: not known yet). */
@@ -455,6 +560,11 @@ export class Response {
     if (this._destroyed) return
     this._destroyed = true
     this.takeBack()
+    const callbacks = this.writeCallbacks
+    if (callbacks !== null) {
+      this.writeCallbacks = null
+      for (const callback of callbacks) process.nextTick(callback, destroyedError())
+    }
     if (!this.ended && this.listeners !== null) this.emit('close')
   }
 

@@ -1,11 +1,20 @@
 // Request: the target, version and headers an app sees, the body read whole or streamed,
 // Expect: 100-continue, and req.signal.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import http from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { createHash } from 'node:crypto'
 import { RawClient, get, rawRequest } from './helpers/raw.js'
 import { httpRequest, sleep, startServer } from './helpers/server.js'
 import type { Request, Response } from '../lib/server.js'
+
+// The fields node:http keeps once (the first value), but for host and content-length, whose
+// repeats the parser refuses (or accepts only when equal).
+const SINGLE_FIELDS = [
+  'content-type', 'user-agent', 'referer', 'authorization', 'proxy-authorization',
+  'if-modified-since', 'if-unmodified-since', 'from', 'location', 'max-forwards', 'retry-after', 'etag',
+  'last-modified', 'server', 'age', 'expires',
+]
 
 
 /** Answers with what the app saw of the request, as JSON. */
@@ -78,7 +87,7 @@ t.test('httpVersion is 1.1 or 1.0', async (t) => {
 
 // --- Headers ------------------------------------------------------------------------------------
 
-t.test('headers: lower-case names, repeats joined; rawHeaders as received; header() any case', async (t) => {
+t.test('headers: lower-case names, repeats joined, set-cookie an array; rawHeaders as received; header() any case', async (t) => {
   const s = await startServer(t, describe)
   const r = await seen(
     s.port,
@@ -89,7 +98,7 @@ t.test('headers: lower-case names, repeats joined; rawHeaders as received; heade
     host: 'example.test',
     'x-multi': 'one, two',
     accept: 'text/plain',
-    'set-cookie': 'a=1, b=2',
+    'set-cookie': ['a=1', 'b=2'],
     'x-empty': '',
     'x-tab': 'value',
   })
@@ -123,6 +132,78 @@ t.test('header() joins repeats without building headers, and agrees with headers
   })
 })
 
+/** `req.headers` as node:http's own server builds it for the raw request `bytes`. */
+async function nodeSees(t: Test, bytes: string): Promise<Record<string, unknown>> {
+  const server = http.createServer((req, res) => res.end(JSON.stringify(req.headers)))
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise((resolve) => server.close(resolve)))
+  const { responses, client } = await rawRequest((server.address() as AddressInfo).port, bytes, { responses: 1 })
+  client.destroy()
+  return JSON.parse(responses[0].body.toString()) as Record<string, unknown>
+}
+
+// Every rule node:http applies to repeated fields, and the fields around them.
+const REPEATS =
+  'GET / HTTP/1.1\r\nHost: first.test\r\n' +
+  'Cookie: a=1\r\nX-Other: 1\r\ncookie: b=2\r\nCOOKIE: c=3\r\n' +
+  'Set-Cookie: s=1\r\nSet-Cookie: t=2\r\nX-Other: 2\r\nAccept: text/html\r\nAccept: */*\r\n' +
+  SINGLE_FIELDS.map((name) => `${name}: one\r\n${name.toUpperCase()}: two\r\n`).join('') +
+  'X-Once: only\r\nConstructor: c\r\n\r\n'
+
+t.test('headers as node:http builds them: cookie, set-cookie, single-valued fields, other repeats', async (t) => {
+  let checks: Record<string, unknown> = {}
+  const s = await startServer(t, (req, res) => {
+    const headers = req.headers
+    checks = {
+      prototype: Object.getPrototypeOf(headers) === Object.prototype,
+      hasOwn: headers.hasOwnProperty('x-once') && !headers.hasOwnProperty('x-missing'),
+      same: headers === req.headers,
+    }
+    res.end(JSON.stringify(headers))
+  })
+  const ours = await seen(s.port, REPEATS)
+  const node = await nodeSees(t, REPEATS)
+  t.same(ours, node, 'the same object as node:http builds')
+  t.equal(Object.keys(ours).join(), Object.keys(node).join(), 'in the same order')
+  t.same(checks, { prototype: true, hasOwn: true, same: true })
+  t.equal(ours.cookie, 'a=1; b=2; c=3', 'cookie lines join with "; "')
+  t.same(ours['set-cookie'], ['s=1', 't=2'], 'set-cookie is an array')
+  t.equal(ours['x-other'], '1, 2')
+  t.equal(ours.accept, 'text/html, */*')
+  for (const name of SINGLE_FIELDS) t.equal(ours[name], 'one', `${name} keeps its first value`)
+  t.equal(ours.constructor, 'c', "a field named after an Object.prototype member is the request's")
+})
+
+t.test('header() agrees with headers[name] for every field, before and after headers is built', async (t) => {
+  const names = ['host', 'cookie', 'set-cookie', 'x-other', 'accept', ...SINGLE_FIELDS, 'x-once', 'constructor', 'content-length', 'x-missing']
+  const s = await startServer(t, (req, res) => {
+    const before = names.map((name) => req.header(name.toUpperCase()) ?? null)
+    const headers = req.headers
+    const after = names.map((name) => req.header(name) ?? null)
+    const direct = names.map((name) => (Object.hasOwn(headers, name) ? headers[name] : null))
+    res.end(JSON.stringify({ before, after, direct, lone: req.header('set-cookie') ?? null }))
+  })
+  const r = await seen(s.port, REPEATS)
+  t.same(r.before, r.direct, 'before')
+  t.same(r.after, r.direct, 'after')
+  t.same((r.direct as unknown[]).slice(0, 5), ['first.test', 'a=1; b=2; c=3', ['s=1', 't=2'], '1, 2', 'text/html, */*'])
+  const lone = await seen(s.port, get('/', 'Set-Cookie: only=1\r\n'))
+  t.same(lone.lone, ['only=1'], 'one set-cookie line is an array too')
+  // Equal Content-Length fields are accepted (RFC 9112 6.3): the value is given once.
+  const lengths = await seen(s.port, 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\ncontent-length: 2\r\n\r\nhi')
+  const at = names.indexOf('content-length')
+  t.same([(lengths.before as unknown[])[at], (lengths.after as unknown[])[at]], ['2', '2'], 'content-length')
+
+})
+
+t.test('req.headers may be replaced, as node:http allows', async (t) => {
+  const s = await startServer(t, (req, res) => {
+    req.headers = { ...req.headers, 'x-added': 'yes' }
+    res.end(JSON.stringify([req.headers['x-added'], req.header('X-Added'), req.header('host')]))
+  })
+  t.same(await seen(s.port, get()), ['yes', 'yes', 'localhost'])
+})
+
 t.test('header values with obs-text are decoded as latin1', async (t) => {
   const s = await startServer(t, (req, res) => void res.end(JSON.stringify([req.header('x-name'), req.headers['x-name']])))
   const head = Buffer.concat([Buffer.from('GET / HTTP/1.1\r\nHost: x\r\nX-Name: caf'), Buffer.from([0xe9]), Buffer.from('\r\n\r\n')])
@@ -139,6 +220,108 @@ t.test('remoteAddress and remotePort are the client side of the socket', async (
   t.equal(r.remoteAddress, '127.0.0.1')
   t.equal(r.remotePort, client.socket.localPort)
   client.destroy()
+})
+
+t.test('req.socket is the connection\'s socket', async (t) => {
+  const s = await startServer(t, (req, res) => void res.end(JSON.stringify([req.socket.remoteAddress, req.socket.remotePort])))
+  const client = await RawClient.connect(s.port)
+  await client.write(get())
+  const [res] = await client.waitForResponses(1)
+  t.same(JSON.parse(res.body.toString()), ['127.0.0.1', client.socket.localPort])
+  client.destroy()
+})
+
+// --- node:http members the native interface does not have --------------------------------------
+
+const HINT = "serve this app with --interface node (node:http's IncomingMessage and ServerResponse)"
+
+/** The ERROR text logged for `app`'s failure on one request, and the status the client got. */
+async function failure(t: Test, app: (req: Request, res: Response) => void | Promise<void>): Promise<{ status: number; err: string }> {
+  const s = await startServer(t, app)
+  const { responses, client } = await rawRequest(s.port, get(), { responses: 1 })
+  client.destroy()
+  return { status: responses[0].statusCode, err: s.errText() }
+}
+
+t.test('an app calling a node:http request method the native req lacks is told to use --interface node', async (t) => {
+  const requests = new Map<string, Request>()
+  const on = await failure(t, function nodeStyleApp(req, res) {
+    requests.set('on', req)
+    ;(req as unknown as http.IncomingMessage).on('data', () => {})
+    res.end()
+  })
+  t.equal(on.status, 500)
+  const lines = on.err.split('\n')
+  t.equal(lines[0], 'ERROR: Exception in app for "GET / HTTP/1.1"')
+  t.equal(lines[1], `TypeError: req.on is not available in the native interface: ${HINT}`)
+  t.match(lines[2], /^ {4}at nodeStyleApp \(.*test\/request\.ts:\d+:\d+\)$/, "the original's frames")
+  // Rejected, from deeper in the app: named as the app wrote it.
+  const pipe = await failure(t, async (request) => {
+    await sleep(1)
+    ;(request as unknown as http.IncomingMessage).pipe(process.stdout)
+  })
+  t.match(pipe.err, `TypeError: request.pipe is not available in the native interface: ${HINT}\n    at `)
+})
+
+t.test('reading through a node:http socket member the native objects lack names the members', async (t) => {
+  const { status, err } = await failure(t, (req) => {
+    void (req as unknown as http.IncomingMessage).connection.remoteAddress
+  })
+  t.equal(status, 500)
+  t.match(
+    err,
+    'TypeError: req.connection or res.socket or res.connection is not available in the native interface ' +
+      `(Cannot read properties of undefined (reading 'remoteAddress')): ${HINT}\n    at `,
+  )
+  const tls = await failure(t, (req) => {
+    if ((req as unknown as { connection: { encrypted: boolean } }).connection.encrypted) throw new Error('not TLS')
+  })
+  t.match(tls.err, "(reading 'encrypted')): serve this app with --interface node")
+})
+
+t.test('other TypeErrors are logged as they are', async (t) => {
+  const errors: string[] = []
+  for (const app of [
+    // A missing method, but not one of node:http's request or response.
+    (req: Request) => void (req as unknown as { json2(): void }).json2(),
+    // A node:http member the native req has (no function there either).
+    (req: Request) => void (req as unknown as { headers(): void }).headers(),
+    // An express member, not node's.
+    (_req: Request, res: Response) => void (res as unknown as { json(): void }).json(),
+    // Readable has push() and map(), but these are the app's own objects.
+    (req: Request) => {
+      const items = JSON.parse(req.header('x-items') ?? '{}') as unknown[]
+      items.push(1)
+    },
+    (req: Request) => {
+      const data = JSON.parse(req.header('x-items') ?? '{}') as unknown[]
+      data.map(String)
+    },
+    // A read of undefined that is no socket's member.
+    (req: Request) => void (req as unknown as { trailers: Record<string, string> }).trailers['x-sum'],
+    // A TypeError of the app's own.
+    () => {
+      throw new TypeError('bad input')
+    },
+    // Not a TypeError.
+    () => {
+      throw new RangeError('req.on is not a function')
+    },
+  ]) {
+    const { status, err } = await failure(t, app)
+    t.equal(status, 500)
+    errors.push(err.split('\n')[1])
+  }
+  t.same(errors, [
+    'TypeError: req.json2 is not a function',
+    'TypeError: req.headers is not a function',
+    'TypeError: res.json is not a function',
+    'TypeError: items.push is not a function',
+    'TypeError: data.map is not a function',
+    "TypeError: Cannot read properties of undefined (reading 'x-sum')",
+    'TypeError: bad input',
+    'RangeError: req.on is not a function',
+  ])
 })
 
 // --- Body read whole ----------------------------------------------------------------------------

@@ -4,11 +4,38 @@
 import t, { type Test } from 'tap'
 import http from 'node:http'
 import { createHash } from 'node:crypto'
-import { RawClient, get, rawRequest } from './helpers/raw.js'
+import type net from 'node:net'
+import type { AddressInfo } from 'node:net'
+import { RawClient, get, rawRequest, type RawResponse } from './helpers/raw.js'
 import { sleep, startServer } from './helpers/server.js'
 import type { Request, Response } from '../lib/server.js'
+import { explain } from '../lib/interfaces/native.js'
 
 const DATE_RE = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/
+
+/** What of a reply the app decides: status, its own headers (in order, as sent) and the body. */
+function replyOf(r: RawResponse) {
+  const own = r.rawHeaders.filter(([name]) => !/^(date|connection|keep-alive)$/i.test(name))
+  return { status: `${r.statusCode} ${r.statusMessage}`, headers: own, body: r.body.toString('hex') }
+}
+
+/**
+ * Serves `app` with Pegasus and with node:http's own server, and returns what each answered to
+ * `paths` (pipelined on one connection): the native interface is to behave as node:http does.
+ */
+async function besideNode(t: Test, app: (req: Request, res: Response) => void, paths: string[]) {
+  const s = await startServer(t, app)
+  const node = http.createServer(app as unknown as http.RequestListener)
+  await new Promise<void>((resolve) => node.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise((resolve) => node.close(resolve)))
+  const replies = []
+  for (const port of [s.port, (node.address() as AddressInfo).port]) {
+    const { responses, client } = await rawRequest(port, paths.map((p) => get(p)).join(''), { responses: paths.length })
+    client.destroy()
+    replies.push(responses.map(replyOf))
+  }
+  return { ours: replies[0], node: replies[1], s }
+}
 
 /** Runs `app` for one raw request and returns the parsed response and the raw bytes. */
 async function one(
@@ -52,6 +79,44 @@ t.test('end() with nothing, a Buffer, a Uint8Array, a multi-byte string', async 
     ],
   )
   client.destroy()
+})
+
+t.test('write() and end() encode string chunks as node:http does; Content-Length counts the bytes', async (t) => {
+  const { ours, node } = await besideNode(
+    t,
+    (req, res) => {
+      const [, how, text] = req.url.split('/')
+      if (how === 'write') {
+        res.write('6869', 'hex')
+        res.write(Buffer.from(' there').toString('base64'), 'base64')
+        res.write(' café', 'latin1')
+        res.write(Buffer.from('41', 'latin1'), 'hex') // a Buffer ignores the encoding
+        return void res.end('2021', 'hex')
+      }
+      if (how === 'buffer') return void res.end(Buffer.from('abc'), 'hex')
+      res.end(decodeURIComponent(text), how as BufferEncoding)
+    },
+    ['/hex/68656c6c6f', '/base64/aMOpbGxv', '/base64url/aMOpbGxv_w', '/latin1/caf%C3%A9', '/binary/%C3%BF', '/ascii/abc',
+      '/utf8/caf%C3%A9', '/utf-8/%E2%9C%93', '/UTF8/%E2%9C%93', '/utf16le/hi', '/ucs2/hi', '/write', '/buffer'],
+  )
+  t.same(ours, node)
+  t.same(ours[0], { status: '200 OK', headers: [['Content-Length', '5']], body: Buffer.from('hello').toString('hex') })
+  t.equal(ours[3].body, Buffer.from('café', 'latin1').toString('hex'), 'latin1: one byte a character')
+  t.equal(Buffer.from(ours[11].body, 'hex').toString('latin1'), 'hi there café41 !')
+})
+
+t.test('an unknown encoding throws, as in node:http (a 500 if uncaught)', async (t) => {
+  const errors: string[] = []
+  const { res } = await one(t, (_req, res) => {
+    try {
+      res.write('x', 'klingon' as BufferEncoding)
+    } catch (error) {
+      errors.push((error as Error & { code: string }).code)
+    }
+    res.end('x', 'klingon' as BufferEncoding)
+  })
+  t.same(errors, ['ERR_UNKNOWN_ENCODING'])
+  t.equal(res.statusCode, 500)
 })
 
 t.test('write() without a declared length streams chunked (HTTP/1.1), byte for byte', async (t) => {
@@ -335,6 +400,75 @@ t.test('statusCode, statusMessage and writeHead forms', async (t) => {
   client.destroy()
 })
 
+/** A reply's fields by lower-case name, each with its values in order, framing left out. */
+function fieldsOf(reply: { headers: [string, string][] }): Record<string, string[]> {
+  const fields: Record<string, string[]> = {}
+  for (const [name, value] of reply.headers) {
+    const key = name.toLowerCase()
+    if (key !== 'content-length' && key !== 'transfer-encoding') (fields[key] ??= []).push(value)
+  }
+  return fields
+}
+
+t.test('writeHead takes [[name, value], ...] and [name, value, ...] lists, with a reason or not, as node:http does', async (t) => {
+  const { ours, node } = await besideNode(
+    t,
+    (req, res) => {
+      switch (req.url) {
+        case '/pairs':
+          return void res.writeHead(200, [['X-A', '1'], ['Set-Cookie', 'a=1'], ['set-cookie', 'b=2']]).end('x')
+        case '/flat':
+          return void res.writeHead(201, ['Set-Cookie', 'a=1', 'X-B', 2, 'Set-Cookie', ['b=2', 'c=3']]).end()
+        case '/reason-pairs':
+          return void res.writeHead(202, 'Fine', [['X-C', '3']]).end()
+        case '/reason-flat':
+          return void res.writeHead(203, 'Also Fine', ['X-D', '4']).end()
+        case '/no-reason':
+          return void res.writeHead(204, undefined, { 'X-E': '5' }).end()
+        default:
+          return void res.writeHead(200, []).end()
+      }
+    },
+    ['/pairs', '/flat', '/reason-pairs', '/reason-flat', '/no-reason', '/empty'],
+  )
+  // Framing differs by design: node:http settles it at writeHead (chunked), Pegasus with the body.
+  t.same(
+    ours.map((r) => [r.status, fieldsOf(r), r.body]),
+    node.map((r) => [r.status, fieldsOf(r), r.body]),
+  )
+  t.same(ours[0].headers, [['X-A', '1'], ['Set-Cookie', 'a=1'], ['Set-Cookie', 'b=2'], ['Content-Length', '1']])
+  t.same(fieldsOf(ours[1]), { 'set-cookie': ['a=1', 'b=2', 'c=3'], 'x-b': ['2'] })
+  t.same(ours.map((r) => r.status), ['200 OK', '201 Created', '202 Fine', '203 Also Fine', '204 No Content', '200 OK'])
+})
+
+t.test('a writeHead list replaces what was set before by those names; its repeats add up', async (t) => {
+  const { res } = await one(t, (_req, res) => {
+    res.setHeader('X-F', 'old')
+    res.setHeader('X-Kept', 'kept')
+    res.writeHead(200, [['X-F', 'new'], ['x-f', 'newer'], ['X-G', 'g']]).end()
+  })
+  t.same(
+    res.rawHeaders.filter(([name]) => name.startsWith('X')),
+    [['X-Kept', 'kept'], ['X-F', 'new'], ['X-F', 'newer'], ['X-G', 'g']],
+  )
+})
+
+t.test('writeHead refuses a flat list without a value for each name, and a name that is no string', async (t) => {
+  const errors: string[] = []
+  const { res } = await one(t, (_req, res) => {
+    for (const list of [['X-A', '1', 'X-B'], [[42, 'x']]]) {
+      try {
+        res.writeHead(200, list as string[])
+      } catch (error) {
+        errors.push(`${(error as Error).name}: ${(error as Error).message}`)
+      }
+    }
+    res.end('still fine')
+  })
+  t.same(errors, ['TypeError: writeHead: a header list needs a value after each name', 'TypeError: Invalid header name: 42'])
+  t.equal(res.body.toString(), 'still fine')
+})
+
 t.test('setHeader / getHeader / hasHeader / removeHeader / getHeaderNames / getHeaders', async (t) => {
   let seen: unknown
   const { res } = await one(t, (_req, res) => {
@@ -582,6 +716,103 @@ t.test('end(callback) does not send the callback as a body', async (t) => {
   t.equal(res.body.toString(), 'x')
 })
 
+t.test('write() calls its callback once the chunk is written, in every node:http form, HEAD too', async (t) => {
+  const calls: string[] = []
+  const s = await startServer(t, async (req, res) => {
+    const socket = req.socket
+    const written = (label: string) => (error?: Error | null) =>
+      calls.push(`${req.method} ${label} ${error ?? 'ok'} ${socket.writableLength === 0 ? 'out' : 'pending'}`)
+    res.write('a', written('a'))
+    res.write('62', 'hex', written('b'))
+    res.write(Buffer.from('c'), undefined, written('c'))
+    res.write('', written('empty'))
+    await sleep(20)
+    res.end('d')
+  })
+  const { responses, client } = await rawRequest(s.port, [get(), 'HEAD / HTTP/1.1\r\nHost: x\r\n\r\n'], { responses: 2, head: [1] })
+  client.destroy()
+  t.equal(responses[0].body.toString(), 'abcd')
+  t.equal(responses[1].body.length, 0)
+  t.same(calls, [
+    'GET a ok out',
+    'GET b ok out',
+    'GET c ok out',
+    'GET empty ok out',
+    'HEAD a ok out',
+    'HEAD b ok out',
+    'HEAD c ok out',
+    'HEAD empty ok out',
+  ])
+})
+
+t.test('a write callback waits until its chunk is written: not while the client does not read', async (t) => {
+  let calledBack = false
+  let resolveWritten!: (error: unknown) => void
+  const written = new Promise((resolve) => (resolveWritten = resolve))
+  const s = await startServer(t, (_req, res) => {
+    res.write(Buffer.alloc(32 * 1024 * 1024), (error) => {
+      calledBack = true
+      resolveWritten(error)
+    })
+    res.end()
+  })
+  const client = await RawClient.connect(s.port)
+  client.socket.pause()
+  await client.write(get())
+  await sleep(200)
+  t.equal(calledBack, false, 'not called while the chunk waits for the client')
+  client.socket.resume()
+  t.equal(await written, null, 'called (without an error) once the client reads')
+  const [res] = await client.waitForResponses(1)
+  t.equal(res.body.length, 32 * 1024 * 1024)
+  client.destroy()
+})
+
+t.test('the write callbacks of a pipelined response wait for the response before it', async (t) => {
+  const events: string[] = []
+  const s = await startServer(t, async (req, res) => {
+    if (req.path === '/slow') {
+      await sleep(50)
+      events.push('slow ends')
+      return void res.end('slow')
+    }
+    res.write('quick', (error) => events.push(`quick written ${error ?? 'ok'}`))
+    events.push('quick wrote')
+    res.end()
+  })
+  const { responses, client } = await rawRequest(s.port, get('/slow') + get('/quick'), { responses: 2 })
+  client.destroy()
+  await sleep(10)
+  t.same(responses.map((r) => r.body.toString()), ['slow', 'quick'])
+  t.same(events, ['quick wrote', 'slow ends', 'quick written ok'])
+})
+
+t.test('write callbacks get ERR_STREAM_DESTROYED once the client has gone, held back or not', async (t) => {
+  const codes: Record<string, unknown> = {}
+  let resolveDone!: () => void
+  const done = new Promise<void>((resolve) => (resolveDone = resolve))
+  const record = (label: string) => (error?: Error | null) => {
+    codes[label] = (error as (Error & { code?: string }) | null | undefined)?.code ?? 'no error'
+    if (Object.keys(codes).length === 2) resolveDone()
+  }
+  const s = await startServer(t, async (req, res) => {
+    if (req.path === '/first') {
+      res.write('first')
+      await sleep(150)
+      res.write('late', record('after the client left'))
+      return void res.end()
+    }
+    res.write('held', record('held back when the client left'))
+  })
+  const client = await RawClient.connect(s.port)
+  await client.write(get('/first') + get('/second'))
+  await client.until(() => client.data.includes('first'))
+  await sleep(20)
+  client.socket.resetAndDestroy()
+  await done
+  t.same(codes, { 'held back when the client left': 'ERR_STREAM_DESTROYED', 'after the client left': 'ERR_STREAM_DESTROYED' })
+})
+
 t.test("'close' fires and writes are ignored once the client has gone", async (t) => {
   let resolveDone!: (v: unknown) => void
   const done = new Promise((r) => (resolveDone = r))
@@ -680,4 +911,66 @@ t.test('a statusCode set out of range is refused when the head is built: the app
     res.end('x')
   })
   t.equal(res.statusCode, 500)
+})
+
+// --- node:http members the native interface does not have --------------------------------------
+
+const HINT = "serve this app with --interface node (node:http's IncomingMessage and ServerResponse)"
+
+t.test('an app calling a node:http response method the native res lacks is told to use --interface node', async (t) => {
+  const s = await startServer(t, function nodeStyleApp(req, res) {
+    if (req.path === '/flush') {
+      res.setHeader('Content-Type', 'text/plain')
+      ;(res as unknown as http.ServerResponse).flushHeaders()
+    } else if (req.path === '/socket') {
+      res.end((res as unknown as { socket: net.Socket }).socket.remoteAddress)
+    } else if (req.path === '/named') {
+      const nodeRes = res as unknown as http.ServerResponse
+      nodeRes.writeContinue()
+    } else if (req.path === '/framed') {
+      // An error of its own that reads like one, with no frames in its stack.
+      const error = new TypeError('res.cork is not a function')
+      error.stack = 'TypeError: res.cork is not a function'
+      throw error
+    } else {
+      res.write('partial')
+      ;(res as unknown as http.ServerResponse).setTimeout(1000)
+    }
+  })
+  const paths = ['/flush', '/socket', '/named', '/framed']
+  const { responses, client } = await rawRequest(s.port, paths.map((p) => get(p)).join(''), { responses: 4 })
+  client.destroy()
+  t.same(responses.map((r) => r.statusCode), [500, 500, 500, 500])
+  const partial = await rawRequest(s.port, get('/partial'))
+  t.ok(partial.closed, 'after output, the connection is cut')
+  const errors = s.errText().split('ERROR: ').slice(1)
+  t.equal(errors.length, 5)
+  const [flush, socket, named, framed, timeout] = errors.map((text) => text.split('\n'))
+  t.equal(flush[0], 'Exception in app for "GET /flush HTTP/1.1"')
+  t.equal(flush[1], `TypeError: res.flushHeaders is not available in the native interface: ${HINT}`)
+  t.match(flush[2], /^ {4}at nodeStyleApp \(.*test\/response\.ts:\d+:\d+\)$/, "the original's frames")
+  t.equal(
+    socket[1],
+    'TypeError: req.connection or res.socket or res.connection is not available in the native interface ' +
+      `(Cannot read properties of undefined (reading 'remoteAddress')): ${HINT}`,
+  )
+  t.equal(named[1], `TypeError: nodeRes.writeContinue is not available in the native interface: ${HINT}`)
+  t.same(framed.slice(1), [`TypeError: res.cork is not available in the native interface: ${HINT}`, ''])
+  t.equal(timeout[1], `TypeError: res.setTimeout is not available in the native interface: ${HINT}`)
+})
+
+t.test('the explained error keeps the original as its cause', async (t) => {
+  let caught: unknown
+  const s = await startServer(t, (req, res) => {
+    try {
+      ;(res as unknown as http.ServerResponse).flushHeaders()
+    } catch (error) {
+      caught = explain(error, req, res)
+    }
+    res.end()
+  })
+  const { client } = await rawRequest(s.port, get(), { responses: 1 })
+  client.destroy()
+  t.type(caught, TypeError)
+  t.equal(((caught as Error).cause as Error).message, 'res.flushHeaders is not a function')
 })
