@@ -23,8 +23,8 @@ export interface ConnectionSettings {
   /** Response bytes held back, all responses not yet first in line together. */
   readonly maxQueuedBytes: number
   /** Timeouts in ms; 0 turns one off. */
-  readonly keepAliveTimeout: number
-  readonly headersTimeout: number
+  keepAliveTimeout: number
+  headersTimeout: number
   /** Longest stall of a request body arriving, or of the client taking the response. */
   readonly bodyTimeout: number
   /** Longest an app call may go without starting its response. */
@@ -160,12 +160,18 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
     this.endedAt = 0
     this.bodyProgress = new Progress()
     this.outProgress = new Progress()
-    socket.on('data', (chunk: Buffer) => this.onData(chunk))
-    socket.on('end', () => this.onEnd())
-    socket.on('drain', () => this.onDrain())
+    socket.on('data', this.dataListener)
+    socket.on('end', this.endListener)
+    socket.on('drain', this.drainListener)
     socket.on('error', ignore)
-    socket.on('close', () => this.onClose())
+    socket.on('close', this.closeListener)
   }
+
+  // The socket's listeners, kept so that an upgrade removes ours and no one else's.
+  private readonly dataListener = (chunk: Buffer): void => this.onData(chunk)
+  private readonly endListener = (): void => this.onEnd()
+  private readonly drainListener = (): void => this.onDrain()
+  private readonly closeListener = (): void => this.onClose()
 
   // --- Reading --------------------------------------------------------------------------------
 
@@ -422,7 +428,10 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
     // answer they still give is delivered.
     const error = gone('The client closed its side of the connection')
     for (let res: Response | null = this.first; res !== null; res = res.next) {
-      if (!res.writableEnded) res.req.abort(error)
+      if (res.writableEnded) continue
+      res.req.abort(error)
+      // An interface with request objects of its own tells them too (node's req 'aborted').
+      if (res.external !== null) res.external.clientEnded()
     }
     if (this.parser.headPending) {
       // Part of a head, then the FIN: answered 400 after the requests before it (as node:http).
@@ -445,9 +454,11 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
     this.parser.stop()
     this.remainder = null
     this.destroyed = true
-    for (const event of ['data', 'end', 'drain', 'close', 'error']) socket.removeAllListeners(event)
-    // An error nobody listens for must not end the process; the new owner adds its own.
-    socket.on('error', ignore)
+    socket.off('data', this.dataListener)
+    socket.off('end', this.endListener)
+    socket.off('drain', this.drainListener)
+    socket.off('close', this.closeListener)
+    // (Its `error` listener stays: an error nobody listens for must not end the process.)
     // As node:http does: reading starts again when the new owner listens for data.
     ;(socket as unknown as { readableFlowing: boolean | null }).readableFlowing = null
     this.settings.closed(this)

@@ -37,6 +37,8 @@ export interface ExternalOutput {
    * through req.signal); an answer it still gives is delivered.
    */
   clientEnded(): void
+  /** The connection closes after this exchange (the server shuts down): a head yet to go says so. */
+  closing(): void
 }
 
 type Listener = (...args: unknown[]) => void
@@ -509,6 +511,8 @@ export class Response {
   /** The connection will close after this response (server shutting down, say). */
   closeConnection(): void {
     this.closeAfter = true
+    // An interface that writes its own head says so in it, if the head has yet to go out.
+    if (this.external !== null) this.external.closing()
   }
 
   /** True when no byte of this response has gone out: the status can still be replaced. */

@@ -114,6 +114,8 @@ export class Server {
   /** The interface the app is served with, and how `auto` recognised it. */
   readonly app: Pick<ResolvedApp, 'interface' | 'label'>
   private readonly ready: Promise<unknown> | null
+  /** What the node interface reads per response (node's Keep-Alive header). */
+  private readonly nodeOptions: { keepAliveTimeout: number }
   private readonly net: net.Server
   private readonly settings: ConnectionSettings
   private readonly connections: Set<Connection>
@@ -141,12 +143,13 @@ export class Server {
     const maxQueue = options.maxQueue === undefined ? -1 : atLeast('maxQueue', options.maxQueue, 0)
     const keepAliveTimeout = atLeast('keepAliveTimeout', options.keepAliveTimeout ?? DEFAULT_KEEP_ALIVE_TIMEOUT, 0)
     let invoke: (res: Response) => void
+    const nodeOptions = { keepAliveTimeout }
+    this.nodeOptions = nodeOptions
     if (resolved.interface === 'native') {
       const handler = resolved.handler as App
       invoke = (res) => invokeNative(handler, res.req, res, appFailed)
     } else {
       const handler = resolved.handler as NodeApp
-      const nodeOptions = { keepAliveTimeout }
       invoke = (res) => invokeNode(handler, res, nodeOptions, appFailed)
     }
     this.settings = {
@@ -183,8 +186,7 @@ export class Server {
       this.net.listen({ port, host, backlog: this.backlog }, () => {
         this.net.off('error', onError)
         this.net.on('error', (error) => this.settings.log.error('Server socket error', error))
-        this.sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL)
-        this.sweeper.unref()
+        this.startSweeping()
         resolve()
       })
     })
@@ -194,6 +196,35 @@ export class Server {
     const address = this.net.address()
     if (address === null || typeof address === 'string') throw new Error('The server is not listening')
     return { address: address.address, port: address.port, family: address.family }
+  }
+
+  /**
+   * Serves a connection accepted elsewhere (pegasus/http's own listening socket): the server
+   * need not listen itself; its timeouts apply as to its own connections.
+   */
+  serve(socket: net.Socket): void {
+    if (this.closing !== null) {
+      socket.destroy()
+      return
+    }
+    this.startSweeping()
+    this.accept(socket)
+  }
+
+  /** Changes timeouts of a running server (in ms; see the options of the same names). */
+  setTimeouts(timeouts: { keepAliveTimeout?: number; headersTimeout?: number }): void {
+    const { keepAliveTimeout, headersTimeout } = timeouts
+    if (keepAliveTimeout !== undefined) {
+      this.settings.keepAliveTimeout = atLeast('keepAliveTimeout', keepAliveTimeout, 0)
+      this.nodeOptions.keepAliveTimeout = this.settings.keepAliveTimeout
+    }
+    if (headersTimeout !== undefined) this.settings.headersTimeout = atLeast('headersTimeout', headersTimeout, 0)
+  }
+
+  private startSweeping(): void {
+    if (this.sweeper !== null) return
+    this.sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL)
+    this.sweeper.unref()
   }
 
   /** Sets (or, with null, removes) the handler of protocol upgrades; see the `upgrade` option. */

@@ -125,8 +125,12 @@ async function pump(req: Fed): Promise<void> {
 
 function bodyFailed(req: Fed, error: Error): void {
   if (req[kEngine].aborted) abortRequest(req)
-  // A body dropped because the response ended first: node's _dump reads it as the end.
-  else if (req.complete || /dropped/.test(error.message)) req.push(null)
+  // A body dropped because the response ended first: node's _dump reads it as the end. It
+  // counts as complete (node reads it all), else ending it would abort it and cut the socket.
+  else if (req.complete || /dropped/.test(error.message)) {
+    req.complete = true
+    req.push(null)
+  }
   else req.destroy(error)
 }
 
@@ -210,17 +214,35 @@ class NodeExchange implements ExternalOutput {
     process.nextTick(closeResponse, res)
   }
 
+  closing(): void {
+    // node's response writes `Connection: close` (and not keep-alive) in a head still to come.
+    this.res.shouldKeepAlive = false
+  }
+
+  clientEnded(): void {
+    // An app still working on its answer hears of it as on node:http ('aborted', 'close'), so it
+    // may stop; an answer it still gives is delivered, one it never gives meets the app timeout.
+    // A response already streaming goes on: its writes find out whether the client is gone for
+    // good (a reset closes the connection, and 'close' follows) or only half-closed.
+    if (!this.started) abortRequest(this.req)
+  }
+
   abandon(): void {
     if (this.abandoned) return
     this.abandoned = true
-    this.let()
+    // Its client gone, the response keeps its closed socket, as on node:http (on-finished reads
+    // `res.socket.writable`); a server that answers in its place takes the socket back.
+    if (this.socket.destroyed) this.socket.off('drain', this.drained)
+    else this.let()
     const res = this.res
     if (!res.writableEnded) {
       // Further writes by the app go nowhere.
       ;(res as { destroyed: boolean }).destroyed = true
       process.nextTick(closeResponse, res)
     }
-    if (!this.req.complete) abortRequest(this.req)
+    // As node:http aborts the requests whose responses are unfinished when their socket goes:
+    // 'aborted' (unless read to its end) and 'close', which apps watch to stop their work.
+    if (!this.req.complete || !res.writableEnded) abortRequest(this.req)
   }
 
   /** Takes the socket back from node's response. */
