@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // npm run bench: Pegasus against the servers a user would pick instead, on this machine, in one
 // run. Starts each server as its own process on 127.0.0.1, loads it with wrk (and two small
-// clients of its own), and prints a Markdown table; writes results.json, table.md and chart.svg.
+// clients of its own: idle connections, a slow reader, WebSocket echo), and prints a Markdown table; writes results.json, table.md and chart.svg.
 //
 //   node benchmarks/run.js [--quick] [--rounds N] [--only a,b] [--scenarios x,y] [--out DIR]
 import { spawnSync } from 'node:child_process'
@@ -12,13 +12,13 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { killAll } from './harness/processes.js'
 import { chart, json, machineLines, markdown } from './harness/report.js'
-import { accessLog, echo, hello, idle, pipelined, seed, streaming } from './harness/scenarios.js'
+import { accessLog, echo, expressJson, hello, idle, pipelined, seed, serversFor, streaming, websocket } from './harness/scenarios.js'
 import { SERVERS } from './harness/servers.js'
 
 const bench = dirname(fileURLToPath(import.meta.url))
 const root = dirname(bench)
 
-const SCENARIOS = { hello, seed, echo, pipelined, idle, streaming, 'access-log': accessLog }
+const SCENARIOS = { hello, seed, echo, pipelined, idle, streaming, 'access-log': accessLog, 'express-json': expressJson, websocket }
 
 const USAGE = `usage: node benchmarks/run.js [--quick] [--rounds N] [--only a,b] [--scenarios x,y] [--out DIR]
 
@@ -166,7 +166,12 @@ async function main() {
   const began = Date.now()
   // In the order the issue lists them, whatever order --scenarios gave.
   for (const name of Object.keys(SCENARIOS).filter((n) => opts.scenarios.includes(n))) {
-    if (name === 'access-log' && !opts.only.includes('pegasus')) continue
+    // A scenario none of the chosen servers takes part in (access-log without pegasus,
+    // express-json without the Express servers) is left out.
+    if (serversFor(h, name).length === 0) {
+      h.log(`== ${name}: none of the chosen servers takes part, skipped`)
+      continue
+    }
     h.log(`== ${name}`)
     report.results.push(await SCENARIOS[name](h))
   }

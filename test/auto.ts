@@ -66,7 +66,7 @@ t.test('what auto refuses, and why', async (t) => {
 
 t.test('the CLI prints its choice, and refuses a bad --interface', async (t) => {
   const { cli, base } = await start(t, [...LOCAL, '--interface', 'native', 'test/apps/esm.mjs:app'])
-  t.match(cli.stdout, /^INFO: Interface: native \(as asked\)$/m)
+  t.ok(await cli.waitFor(/^INFO: Interface: native \(as asked\)$/m), "the choice is printed")
   t.equal(await (await fetch(base)).text(), 'esm app\n')
   t.same(await run([...LOCAL, '--interface', 'nope']), {
     status: 2,
@@ -77,6 +77,6 @@ t.test('the CLI prints its choice, and refuses a bad --interface', async (t) => 
   t.equal(fetchRun.status, 1)
   t.match(fetchRun.stderr, /^ERROR: --interface fetch: the fetch interface \(web Request -> Response\) is not available yet/)
   const plain = await start(t, [...LOCAL, 'test/apps/esm.mjs:app'])
-  t.match(plain.cli.stdout, /^INFO: Interface: node \(node:http handler\)$/m)
+  t.ok(await plain.cli.waitFor(/^INFO: Interface: node \(node:http handler\)$/m), "the choice is printed")
   t.equal(await (await fetch(plain.base)).text(), 'esm app\n', 'a plain handler through the node interface')
 })

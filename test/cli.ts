@@ -222,7 +222,7 @@ for (const path of ['/crash', '/reject']) {
 
 t.test("the README's Express + ws app: the module's upgrade export takes the WebSocket", async (t) => {
   const { cli, base, port } = await start(t, [...LOCAL, 'test/apps/chat.mjs'])
-  t.match(cli.stdout, /^INFO: Interface: node \(Express app\)$/m)
+  t.ok(await cli.waitFor(/^INFO: Interface: node \(Express app\)$/m), "the choice is printed")
   t.equal(await (await fetch(base)).text(), 'use a WebSocket')
   const { default: WebSocket } = await import('ws')
   const ws = new WebSocket(`ws://127.0.0.1:${port}/`)

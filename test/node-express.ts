@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import express from 'express'
 import cookieParser from 'cookie-parser'
 import multer from 'multer'
-import { RawClient, get } from './helpers/raw.js'
+import { RawClient, get, rawRequest } from './helpers/raw.js'
 import { httpRequest, startServer, watchEscapes } from './helpers/server.js'
 
 const MiB = 1024 * 1024
@@ -109,6 +109,25 @@ function buildApp(): express.Express {
     let length = 0
     req.on('data', (chunk: Buffer) => (length += chunk.length))
     req.on('end', () => res.send(`got ${length}`))
+  })
+  app.post('/pipe', (req, res) => {
+    res.type('application/octet-stream')
+    req.pipe(res)
+  })
+  app.get('/hints', (req, res) => {
+    res.writeEarlyHints({ link: '</style.css>; rel=preload; as=style' })
+    res.send('hinted')
+  })
+  app.get('/timeout', (req, res) => {
+    res.setTimeout(100, () => res.status(503).send('took too long'))
+  })
+  app.get('/timeout-unheard', (req) => {
+    // node:http destroys a socket whose timeout nobody listens for.
+    req.setTimeout(100)
+  })
+  app.get('/chunks', (req, res) => {
+    res.write('a')
+    setTimeout(() => res.end('b'), 5)
   })
   app.use((error: Error & { status?: number }, req: express.Request, res: express.Response, next: express.NextFunction) => {
     if (error.status !== 418) return next(error)
@@ -407,6 +426,105 @@ t.test('pipelined requests are answered in order, whatever order their apps fini
   t.equal(responses[4].body.toString(), 'hello')
   t.equal(responses[5].body.toString(), 'waited 0')
   t.equal(responses[5].headers.connection, 'close')
+})
+
+t.test('Expect: 100-continue: the 100 comes when express.json reads the body', async (t) => {
+  const result = await new Promise<{ continued: boolean; status: number; body: string }>((resolve, reject) => {
+    let continued = false
+    const req = http.request(
+      `${origin}/json`,
+      { method: 'POST', headers: { 'content-type': 'application/json', expect: '100-continue' } },
+      (res) => {
+        let body = ''
+        res.setEncoding('utf8')
+        res.on('data', (piece: string) => (body += piece))
+        res.on('end', () => resolve({ continued, status: res.statusCode ?? 0, body }))
+      },
+    )
+    req.on('error', reject)
+    req.on('continue', () => {
+      continued = true
+      req.end('{"waited":true}')
+    })
+  })
+  t.ok(result.continued, '100 Continue arrived')
+  t.equal(result.status, 200)
+  t.same(JSON.parse(result.body).body, { waited: true })
+})
+
+t.test('req.pipe(res): 10 MiB echoed while it is still being sent', async (t) => {
+  const data = randomBytes(10 * MiB)
+  const pieces = Array.from({ length: 40 }, (_, i) => data.subarray(i * 256 * 1024, (i + 1) * 256 * 1024))
+  const reply = await httpRequest(`${origin}/pipe`, { method: 'POST', body: pieces })
+  t.equal(reply.status, 200)
+  t.equal(reply.body.length, data.length)
+  t.equal(sha256(reply.body), sha256(data))
+})
+
+t.test('res.writeEarlyHints: a 103 goes out before the response', async (t) => {
+  const client = await RawClient.connect(server.port)
+  t.teardown(() => client.destroy())
+  await client.write(get('/hints'))
+  const [hints, final] = await client.waitForResponses(2)
+  t.equal(hints.statusCode, 103)
+  t.equal(hints.headers.link, '</style.css>; rel=preload; as=style')
+  t.equal(final.statusCode, 200)
+  t.equal(final.body.toString(), 'hinted')
+})
+
+t.test('res.setTimeout and req.setTimeout: timeout events as on node:http', async (t) => {
+  const started = Date.now()
+  const timedOut = await fetch(`${origin}/timeout`)
+  t.equal(timedOut.status, 503)
+  t.equal(await timedOut.text(), 'took too long')
+  t.ok(Date.now() - started >= 90, 'after the timeout')
+  const client = await RawClient.connect(server.port)
+  t.teardown(() => client.destroy())
+  await client.write(get('/timeout-unheard'))
+  await client.waitForClose(3000)
+  t.same(client.responses(), [], 'no answer: the socket was destroyed')
+  t.equal((await httpRequest(`${origin}/text`)).body.toString(), 'hello', 'still serving')
+})
+
+t.test('HTTP/1.0: a stream is delimited by the close; keep-alive with a length', async (t) => {
+  const stream = await rawRequest(server.port, 'GET /chunks HTTP/1.0\r\n\r\n')
+  const [streamed] = stream.responses
+  t.equal(streamed.framing, 'close')
+  t.equal(streamed.body.toString(), 'ab')
+  t.ok(stream.closed)
+  const client = await RawClient.connect(server.port)
+  t.teardown(() => client.destroy())
+  await client.write('GET /text HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /text HTTP/1.0\r\nConnection: keep-alive\r\n\r\n')
+  const replies = await client.waitForResponses(2)
+  t.same(
+    replies.map((r) => [r.headers.connection, r.body.toString()]),
+    [
+      ['keep-alive', 'hello'],
+      ['keep-alive', 'hello'],
+    ],
+  )
+  t.notOk(client.closed)
+})
+
+t.test('server.close() with a request in flight: its answer says Connection: close', async (t) => {
+  let started!: () => void
+  const inFlight = new Promise<void>((resolve) => (started = resolve))
+  const app = express()
+  app.get('/slow', (req, res) => {
+    started()
+    setTimeout(() => res.send('finished'), 100)
+  })
+  const own = await startServer(t, app, { interface: 'auto' })
+  const client = await RawClient.connect(own.port)
+  await client.write(get('/slow'))
+  await inFlight
+  const closed = own.server.close()
+  await client.waitForClose()
+  const [reply] = client.responses()
+  t.equal(reply.body.toString(), 'finished')
+  t.equal(reply.headers.connection, 'close')
+  t.equal(reply.headers['keep-alive'], undefined)
+  await closed
 })
 
 t.test('nothing escaped to the process', async (t) => {

@@ -8,6 +8,8 @@ const TITLES = {
   echo: 'echo: POST /echo/a/b/c?foo=echo&bar=69, 1 KiB body',
   pipelined: 'pipelined: GET /, 16 in flight per connection, -t1 -c100',
   'access-log': 'access-log: Pegasus, hello load, access log on (to /dev/null) vs off',
+  'express-json': 'express-json: the Express app only, POST /json, a 118-byte JSON document through express.json(), answered with res.json()',
+  websocket: 'websocket: ws echo servers, 1,000 connections, each sending a 64-byte message and awaiting its echo in a loop',
   idle: 'idle: keep-alive connections, each after one GET /',
   streaming: 'streaming: one 100 MiB response to a slow reader',
 }
@@ -58,12 +60,23 @@ function table(header, lines) {
 
 // --- tables -------------------------------------------------------------------------------------
 
+/**
+ * What a ratio is to, after the number: nothing for node:http, 'log off' for the access-log
+ * scenario, else the baseline's label (Express on Pegasus: 'vs Express on node:http').
+ */
+function ratioSuffix(scenario, row) {
+  if (scenario.name === 'access-log') return ' log off'
+  const to = row.ratioTo?.server ?? scenario.baseline
+  if (to === 'node-http') return ''
+  return ` vs ${row.ratioTo?.label ?? to}`
+}
+
 function throughputTable(results) {
   const header = ['scenario', 'server', 'req/s', '× node:http', 'p50', 'p99', 'errors + timeouts (worst round)', 'peak RSS', 'CPU / 1k req', 'CPU × node:http', 'note']
   const lines = []
   for (const scenario of results.filter((s) => s.kind === 'throughput')) {
-    const suffix = scenario.baseline === 'node-http' ? '' : ' log off'
     for (const row of scenario.rows) {
+      const suffix = ratioSuffix(scenario, row)
       if (row.median === null) {
         lines.push([scenario.name, row.label, '–', '–', '–', '–', '–', '–', '–', '–', note(row)])
         continue
@@ -93,6 +106,28 @@ function idleTable(scenario) {
     if (row.median === null) return [row.label, '–', '–', '–', '–', '–', note(row)]
     const m = row.median
     return [row.label, `${int(m.held)} of ${int(scenario.load.connections)}`, mib(m.rssBefore), mib(m.rssWith), kib(m.perConnection), ratio(row.ratio?.perConnection), note(row)]
+  })
+  return table(header, lines)
+}
+
+function websocketTable(scenario) {
+  const header = ['server', 'connections', 'messages/s', '× ws on node:http', 'p50 round trip', 'p99 round trip', 'errors (worst round)', 'peak RSS', 'CPU / 1k messages', 'CPU × ws on node:http', 'note']
+  const lines = scenario.rows.map((row) => {
+    if (row.median === null) return [row.label, '–', '–', '–', '–', '–', '–', '–', '–', '–', note(row)]
+    const m = row.median
+    return [
+      row.label,
+      `${int(m.opened)} of ${int(scenario.load.connections)}`,
+      int(m.rate),
+      ratio(row.ratio?.rate),
+      ms(m.p50),
+      ms(m.p99),
+      errors(row),
+      mib(m.peakRss),
+      ms(m.cpuPer1k),
+      ratio(row.ratio?.cpuPer1k),
+      note(row),
+    ]
   })
   return table(header, lines)
 }
@@ -133,7 +168,7 @@ export function markdown(report, { machine = true } = {}) {
       '',
       throughputTable(results),
       '',
-      'Ratios: per round to node:http (access-log: to Pegasus with its log off), median over rounds. ' +
+      'Ratios: per round to node:http (access-log: to Pegasus with its log off; Express on Pegasus: to Express on node:http), median over rounds. ' +
         'CPU: user+system time of the server\'s processes (/proc) over the run, per 1,000 requests. ' +
         "Peak RSS: the server's process tree, sampled every 100 ms." +
         (wrkScenarios.some((s) => s.rows.some((r) => r.runs.some((run) => run.p99 === null)))
@@ -144,6 +179,12 @@ export function markdown(report, { machine = true } = {}) {
   for (const s of results.filter((r) => r.kind === 'idle')) {
     out.push('', `### ${title(s.name)} (${int(s.load.connections)})`, '', idleTable(s), '',
       'RSS / connection = (RSS with the connections - RSS before) / connections held; RSS is the median of five samples.')
+  }
+  for (const s of results.filter((r) => r.kind === 'websocket')) {
+    out.push('', `### ${title(s.name)}`, '', `${s.load.seconds} s a run, after all ${int(s.load.connections)} connections are open.`, '', websocketTable(s), '',
+      'The load client (`ws-client.mjs`, the `ws` client, one Node.js process) shares the two cores with the server and may be the limit: ' +
+        "CPU / 1k messages is the server's own cost. Messages/s counts the round trips completed within the run; ratios per round, median over rounds. " +
+        'Errors: connections refused or lost, messages never answered, echoes that differed.')
   }
   for (const s of results.filter((r) => r.kind === 'streaming')) {
     out.push('', `### ${title(s.name)}`, '', streamingTable(s), '',
@@ -157,7 +198,10 @@ export function markdown(report, { machine = true } = {}) {
 const COLORS = {
   pegasus: '#d62728',
   'pegasus-log': '#ff9896',
+  'pegasus-node': '#e377c2',
   'node-http': '#7f7f7f',
+  'pegasus-express': '#bcbd22',
+  express: '#dbdb8d',
   fastify: '#1f77b4',
   hono: '#ff7f0e',
   bun: '#9467bd',
@@ -180,14 +224,18 @@ export function chart(report) {
   const top = 92
   const plotHeight = 320
   const servers = [...new Map(groups.flatMap((g) => g.rows).map((r) => [r.server, r.label])).entries()]
-  const groupLabel = (g) => (g.baseline === 'node-http' ? g.name : `${g.name} (× log off)`)
+  const groupLabel = (g) => {
+    if (g.baseline === 'node-http') return g.name
+    if (g.name === 'access-log') return `${g.name} (× log off)`
+    return `${g.name} (× ${g.rows.find((r) => r.server === g.baseline)?.label ?? g.baseline})`
+  }
   // A group is as wide as its bars or its label, whichever is wider; the bars sit in its middle.
   const barsWidth = (g) => g.rows.length * (bar + gap) - gap
   const groupWidths = groups.map((g) => Math.max(barsWidth(g), groupLabel(g).length * 8))
   const plotWidth = groupWidths.reduce((a, b) => a + b, 0) + groupGap * Math.max(groups.length, 1)
   const width = Math.max(left + plotWidth + 24, 640)
   const height = top + plotHeight + 90
-  const max = Math.max(1.5, ...groups.flatMap((g) => g.rows.map((r) => r.ratio?.rps ?? 0)))
+  const max = Math.max(1.5, ...groups.flatMap((g) => g.rows.map((r) => (r.scenarioRatio ?? r.ratio)?.rps ?? 0)))
   const step = max > 6 ? 1 : 0.5
   const yMax = Math.ceil(max / step) * step
   const y = (v) => top + plotHeight - (v / yMax) * plotHeight
@@ -216,7 +264,8 @@ export function chart(report) {
     const groupStart = x
     x += (groupWidths[gi] - barsWidth(group)) / 2
     for (const row of group.rows) {
-      const value = row.ratio?.rps ?? null
+      // In node:http's groups, Express on Pegasus is drawn against node:http as every bar is.
+      const value = (row.scenarioRatio ?? row.ratio)?.rps ?? null
       const color = COLORS[row.server] ?? '#333'
       if (value !== null) {
         out.push(`<rect x="${x}" y="${y(value)}" width="${bar}" height="${y(0) - y(value)}" fill="${color}"><title>${xml(`${group.name}, ${row.label}: ${value.toFixed(2)}×`)}</title></rect>`)
@@ -233,7 +282,7 @@ export function chart(report) {
     x = groupStart + groupWidths[gi] + groupGap
   })
   out.push(`<line x1="${left}" x2="${left + plotWidth}" y1="${y(0)}" y2="${y(0)}" stroke="#333"/>`)
-  out.push(`<text x="${left}" y="${height - 14}" font-size="10" fill="#555">${xml(`${report.started}, ${report.options.rounds} rounds${report.options.quick ? ', --quick' : ''}. access-log is relative to Pegasus with its access log off.`)}</text>`)
+  out.push(`<text x="${left}" y="${height - 14}" font-size="10" fill="#555">${xml(`${report.started}, ${report.options.rounds} rounds${report.options.quick ? ', --quick' : ''}. access-log is relative to Pegasus with its access log off, express-json to Express on node:http.`)}</text>`)
   out.push('</svg>')
   return out.join('\n') + '\n'
 }

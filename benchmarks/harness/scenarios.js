@@ -1,4 +1,4 @@
-// The seven scenarios. Each takes the harness (h) and returns its table rows: one per server,
+// The scenarios. Each takes the harness (h) and returns its table rows: one per server,
 // with every round's measurements, their medians and the ratios to the scenario's baseline.
 //
 // h: { root, bench, tmp, quick, rounds, servers (chosen by --only), log(line) }
@@ -14,26 +14,44 @@ import { median } from './stats.js'
 
 export const STREAM_BYTES = 100 * 1024 * 1024
 
+// Scenarios that only the servers built for them take part in (a server's `scenarios`).
+const OWN_SERVERS = ['express-json', 'websocket']
+
+/**
+ * The chosen servers that take part in `scenario`: a server with a `scenarios` list (Express,
+ * ws) in those only; every other server in every scenario but express-json and websocket.
+ */
+export function serversFor(h, scenario) {
+  if (scenario === 'access-log') return h.servers.filter((s) => s.name === 'pegasus')
+  return h.servers.filter((s) => (s.scenarios === undefined ? !OWN_SERVERS.includes(scenario) : s.scenarios.includes(scenario)))
+}
+
 /** GET /, one wrk thread, 100 keep-alive connections. */
 export function hello(h) {
-  return throughput(h, 'hello', { servers: h.servers, baseline: 'node-http', threads: 1, connections: 100 })
+  return throughput(h, 'hello', { servers: serversFor(h, 'hello'), baseline: 'node-http', threads: 1, connections: 100 })
 }
 
 /** The seed's own measurement: wrk -t4 -c400 -d10s GET /. */
 export function seed(h) {
-  return throughput(h, 'seed', { servers: h.servers, baseline: 'node-http', threads: 4, connections: 400 })
+  return throughput(h, 'seed', { servers: serversFor(h, 'seed'), baseline: 'node-http', threads: 4, connections: 400 })
 }
 
 /** POST /echo/a/b/c?foo=echo&bar=69 with a 1 KiB body, answered as JSON. */
 export function echo(h) {
   const script = join(h.bench, 'lua', 'echo.lua')
-  return throughput(h, 'echo', { servers: h.servers, baseline: 'node-http', threads: 1, connections: 100, script })
+  return throughput(h, 'echo', { servers: serversFor(h, 'echo'), baseline: 'node-http', threads: 1, connections: 100, script })
 }
 
 /** GET / with 16 requests in flight on each of 100 connections. */
 export function pipelined(h) {
   const script = join(h.bench, 'lua', 'pipelined.lua')
-  return throughput(h, 'pipelined', { servers: h.servers, baseline: 'node-http', threads: 1, connections: 100, script })
+  return throughput(h, 'pipelined', { servers: serversFor(h, 'pipelined'), baseline: 'node-http', threads: 1, connections: 100, script })
+}
+
+/** The Express app only: POST /json with a small JSON document through express.json(), answered as JSON. */
+export function expressJson(h) {
+  const script = join(h.bench, 'lua', 'express-json.lua')
+  return throughput(h, 'express-json', { servers: serversFor(h, 'express-json'), baseline: 'express', threads: 1, connections: 100, script })
 }
 
 /** Pegasus with its access log on (stdout to /dev/null) against off, with hello's load. */
@@ -58,7 +76,7 @@ async function throughput(h, name, { servers, baseline, threads, connections, sc
   const running = []
   try {
     for (const row of rows.filter((r) => r.status === 'ok')) {
-      const instance = await launch(h, row, name, { echo: name === 'echo', pipelined: name === 'pipelined' ? 16 : 0 })
+      const instance = await launch(h, row, name, { echo: name === 'echo', pipelined: name === 'pipelined' ? 16 : 0, json: name === 'express-json' })
       if (instance !== null) running.push(instance)
     }
     const load = { threads, connections, script }
@@ -120,7 +138,7 @@ async function throughput(h, name, { servers, baseline, threads, connections, sc
  */
 export async function idle(h) {
   const total = h.quick ? 2000 : 10000
-  const rows = h.servers.map((server) => newRow(h, server, 'idle'))
+  const rows = serversFor(h, 'idle').map((server) => newRow(h, server, 'idle'))
   for (let round = 1; round <= h.rounds; round++) {
     for (const row of rows) {
       if (row.status !== 'ok') continue
@@ -201,7 +219,7 @@ function message(child, type, timeoutMs, send) {
  * while it streams (backpressure holds it down) and the time the transfer took.
  */
 export async function streaming(h) {
-  const rows = h.servers.map((server) => newRow(h, server, 'streaming'))
+  const rows = serversFor(h, 'streaming').map((server) => newRow(h, server, 'streaming'))
   for (let round = 1; round <= h.rounds; round++) {
     for (const row of rows) {
       if (row.status !== 'ok') continue
@@ -241,6 +259,113 @@ export async function streaming(h) {
   }
   addRatios(rows, 'node-http', { peakRss: (r) => r.peakRss })
   return { name: 'streaming', kind: 'streaming', baseline: 'node-http', load: { bytes: STREAM_BYTES }, rows }
+}
+
+// --- websocket --------------------------------------------------------------------------------
+
+export const WS_CONNECTIONS = 1000
+export const WS_MESSAGE_BYTES = 64
+
+/**
+ * `ws` echo servers, on node:http and on Pegasus: ws-client.mjs opens 1,000 connections, then
+ * each of them sends a 64-byte text message and waits for its echo, again and again, for 10 s
+ * (--quick 2 s). Messages/s, round-trip p50/p99, and the server's CPU and peak RSS over the
+ * loop. The servers start once and are warmed up (100 connections, 1 s); every round opens
+ * fresh connections, and the timed loop starts once all are open.
+ */
+export async function websocket(h) {
+  const rows = serversFor(h, 'websocket').map((server) => newRow(h, server, 'websocket'))
+  const running = []
+  const secs = seconds(h)
+  try {
+    for (const row of rows.filter((r) => r.status === 'ok')) {
+      const instance = await launch(h, row, 'websocket', {})
+      if (instance !== null) running.push(instance)
+    }
+    for (const instance of running) {
+      await wsLoad(h, instance.port, 100, 1).catch(() => {})
+    }
+    for (let round = 1; round <= h.rounds; round++) {
+      for (const instance of running) {
+        const { row } = instance
+        if (row.status !== 'ok') continue
+        await settle(running)
+        if (exited(instance)) {
+          fail(row, `exited before round ${round}: ${tail(instance.log)}`)
+          continue
+        }
+        const pid = instance.child.pid
+        let cpuBefore = 0
+        let rss = null
+        let result
+        try {
+          result = await wsLoad(h, instance.port, WS_CONNECTIONS, secs, () => {
+            cpuBefore = treeCpuMs(pid)
+            rss = sampleRss(pid)
+          })
+        } catch (error) {
+          rss?.stop()
+          fail(row, `round ${round}: ${error.message}`)
+          continue
+        }
+        const peakRss = rss.stop()
+        const cpuMs = treeCpuMs(pid) - cpuBefore
+        if (exited(instance)) fail(row, `exited during round ${round}: ${tail(instance.log)}`)
+        const errors = { refused: result.failed, lost: result.lost, unanswered: result.unanswered, wrong: result.wrong }
+        const handled = result.messages + result.late
+        const run = {
+          round,
+          opened: result.opened,
+          openMs: result.openMs,
+          messages: result.messages,
+          rate: result.rate,
+          p50: result.p50,
+          p99: result.p99,
+          errors,
+          errorCount: errors.refused + errors.lost + errors.unanswered + errors.wrong,
+          peakRss,
+          cpuMs,
+          cpuPer1k: handled > 0 ? (cpuMs * 1000) / handled : null,
+        }
+        row.runs.push(run)
+        if (result.wrong > 0 && !row.note.includes('echoes')) row.note = join2(row.note, `check failed: ${result.wrong} echoes differed from the message sent`)
+        if (result.opened < WS_CONNECTIONS) row.note = join2(row.note, `round ${round}: ${result.opened} of ${WS_CONNECTIONS} connections opened`)
+        h.log(`[websocket] round ${round}/${h.rounds} ${row.label}: ${Math.round(run.rate).toLocaleString('en-US')} messages/s, p50 ${run.p50?.toFixed(2)} ms, p99 ${run.p99?.toFixed(2)} ms, ${run.errorCount} errors`)
+      }
+    }
+  } finally {
+    await Promise.all(running.map((instance) => finish(instance)))
+  }
+  for (const row of rows) {
+    if (row.runs.length === 0) continue
+    row.median = {
+      rate: median(row.runs.map((r) => r.rate)),
+      opened: median(row.runs.map((r) => r.opened)),
+      p50: median(row.runs.map((r) => r.p50)),
+      p99: median(row.runs.map((r) => r.p99)),
+      peakRss: median(row.runs.map((r) => r.peakRss)),
+      cpuPer1k: median(row.runs.map((r) => r.cpuPer1k)),
+    }
+  }
+  addRatios(rows, 'ws', { rate: (r) => r.rate, cpuPer1k: (r) => r.cpuPer1k })
+  return { name: 'websocket', kind: 'websocket', baseline: 'ws', load: { connections: WS_CONNECTIONS, seconds: secs, messageBytes: WS_MESSAGE_BYTES }, rows }
+}
+
+/**
+ * Runs ws-client.mjs against `port`: opens `connections`, calls `beforeGo` once they are all
+ * open, then lets them loop for `secs` seconds; resolves with the client's result.
+ */
+async function wsLoad(h, port, connections, secs, beforeGo = () => {}) {
+  const args = [String(port), String(connections), String(secs), String(WS_MESSAGE_BYTES)]
+  const client = fork(join(h.bench, 'ws-client.mjs'), args, { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
+  try {
+    const opened = await message(client, 'opened', 60_000)
+    beforeGo()
+    const done = await message(client, 'done', (secs + 20) * 1000, { type: 'go' })
+    return { ...done, opened: opened.opened, openMs: opened.ms }
+  } finally {
+    client.kill('SIGKILL')
+  }
 }
 
 // --- shared -----------------------------------------------------------------------------------
@@ -323,25 +448,40 @@ function join2(a, b) {
 
 /**
  * Ratios to the baseline row, round by round (runs of the same round ran close together),
- * then their median.
+ * then their median. A row whose server names its own baseline (Express on Pegasus: Express on
+ * node:http) is compared with that one when it ran; `row.ratioTo` says which row it was, and
+ * `row.scenarioRatio` keeps the ratio to the scenario's baseline (for the chart).
  */
 function addRatios(rows, baselineName, metrics) {
-  const base = rows.find((r) => r.server === baselineName)
-  if (base === undefined || base.runs.length === 0) return
+  const usable = (name) => {
+    const base = rows.find((r) => r.server === name)
+    return base !== undefined && base.runs.length > 0 ? base : null
+  }
+  const scenarioBase = usable(baselineName)
   for (const row of rows) {
     if (row.runs.length === 0) continue
-    row.ratio = {}
-    for (const [key, pick] of Object.entries(metrics)) {
-      const ratios = []
-      for (const run of row.runs) {
-        const baseRun = base.runs.find((r) => r.round === run.round)
-        const a = pick(run)
-        const b = baseRun === undefined ? null : pick(baseRun)
-        if (a !== null && b !== null && b > 0) ratios.push(a / b)
-      }
-      row.ratio[key] = ratios.length > 0 ? median(ratios) : null
-    }
+    const own = row.def.baseline !== undefined ? usable(row.def.baseline) : null
+    const base = own ?? scenarioBase
+    if (base === null) continue
+    row.ratioTo = { server: base.server, label: base.label }
+    row.ratio = ratiosTo(row, base, metrics)
+    if (own !== null && scenarioBase !== null && own !== scenarioBase) row.scenarioRatio = ratiosTo(row, scenarioBase, metrics)
   }
+}
+
+function ratiosTo(row, base, metrics) {
+  const ratio = {}
+  for (const [key, pick] of Object.entries(metrics)) {
+    const ratios = []
+    for (const run of row.runs) {
+      const baseRun = base.runs.find((r) => r.round === run.round)
+      const a = pick(run)
+      const b = baseRun === undefined ? null : pick(baseRun)
+      if (a !== null && b !== null && b > 0) ratios.push(a / b)
+    }
+    ratio[key] = ratios.length > 0 ? median(ratios) : null
+  }
+  return ratio
 }
 
 /**

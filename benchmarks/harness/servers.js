@@ -11,6 +11,11 @@ export const ECHO_BODY = '0123456789abcdef'.repeat(64)
 export const ECHO_PATH = '/echo/a/b/c?foo=echo&bar=69'
 const ECHO_ANSWER = `{"body":"${ECHO_BODY}","query_params":{"bar":"69","foo":"echo"},"url_params":["a","b","c"]}\n`
 
+/** The body of the express-json scenario: the same document as lua/express-json.lua. */
+export const JSON_BODY = '{"id":12345,"name":"Pegasus","tags":["http","node","fast"],"active":true,"score":9.5,"owner":{"login":"bench","id":1}}'
+export const JSON_PATH = '/json'
+const JSON_ANSWER = JSON.stringify({ ok: true, echo: JSON.parse(JSON_BODY) })
+
 /** What a server needs from the harness: where things are. */
 // h: { root, bench, tmp, node }
 
@@ -45,6 +50,14 @@ function firstLine(command, args) {
 function which(command, extra = []) {
   for (const dir of [...(process.env.PATH ?? '').split(':'), ...extra]) {
     if (dir !== '' && existsSync(join(dir, command))) return join(dir, command)
+  }
+  return null
+}
+
+/** dist/ has the library and its node interface. */
+function pegasusLibraryMissing(h) {
+  for (const file of ['dist/lib/server.js', 'dist/lib/interfaces/node/adapter.js']) {
+    if (!existsSync(join(h.root, file))) return `${file} missing: run npm run build`
   }
   return null
 }
@@ -85,6 +98,66 @@ const pegasusAccessLog = {
       stdoutNull: true,
     }
   },
+}
+
+/**
+ * Pegasus's node interface serving servers/node-app.mjs, the handler node:http serves: it takes
+ * part wherever node:http does (its ratio is to node:http).
+ */
+const pegasusNode = {
+  name: 'pegasus-node',
+  label: 'Pegasus node interface',
+  unavailable: pegasusLibraryMissing,
+  notApplicable: () => null,
+  version: (h) => pegasus.version(h),
+  launch: (h, port) => nodeServer(h, 'pegasus-node.mjs', port),
+}
+
+// Express and ws: the same app on node:http and on Pegasus's node interface. They take part in
+// their own scenarios only (`scenarios`), and Pegasus's row is compared with the node:http one
+// (`baseline`), not with the plain node:http handler.
+const EXPRESS_ONLY = ['hello', 'express-json']
+
+const express = {
+  name: 'express',
+  label: 'Express on node:http',
+  scenarios: EXPRESS_ONLY,
+  unavailable: (h) => missingPackages(h, ['express']),
+  notApplicable: () => null,
+  version: (h) => `Express ${packageVersion(h, 'express')}`,
+  launch: (h, port) => nodeServer(h, 'express.mjs', port),
+}
+
+const pegasusExpress = {
+  name: 'pegasus-express',
+  label: 'Express on Pegasus',
+  scenarios: EXPRESS_ONLY,
+  baseline: 'express',
+  unavailable: (h) => pegasusLibraryMissing(h) ?? missingPackages(h, ['express']),
+  notApplicable: () => null,
+  version: (h) => express.version(h),
+  launch: (h, port) => nodeServer(h, 'pegasus-express.mjs', port),
+}
+
+const ws = {
+  name: 'ws',
+  label: 'ws on node:http',
+  scenarios: ['websocket'],
+  unavailable: (h) => missingPackages(h, ['ws']),
+  notApplicable: () => null,
+  version: (h) => `ws ${packageVersion(h, 'ws')}`,
+  launch: (h, port) => nodeServer(h, 'ws.mjs', port),
+}
+
+const pegasusWs = {
+  name: 'pegasus-ws',
+  label: 'ws on Pegasus',
+  scenarios: ['websocket'],
+  baseline: 'ws',
+  unavailable: (h) => pegasusLibraryMissing(h) ?? missingPackages(h, ['ws']),
+  notApplicable: () => null,
+  version: (h) => ws.version(h),
+  launch: (h, port) => nodeServer(h, 'pegasus-ws.mjs', port),
 }
 
 const nodeHttp = {
@@ -235,14 +308,14 @@ const gunicornThreads = {
 }
 
 /** The servers `--only` chooses from, in the order they run and appear in the table. */
-export const SERVERS = [pegasus, nodeHttp, fastify, hono, bun, nginx, gunicornSync, gunicornThreads]
+export const SERVERS = [pegasus, pegasusNode, nodeHttp, pegasusExpress, express, fastify, hono, bun, nginx, gunicornSync, gunicornThreads, pegasusWs, ws]
 export const PEGASUS_ACCESS_LOG = pegasusAccessLog
 
 /**
  * Checks that a server answers the benchmark's requests as the seed's app does; returns what
  * is wrong, or null.
  */
-export async function checkAnswers(port, { echo = false, pipelined = 0 } = {}) {
+export async function checkAnswers(port, { echo = false, pipelined = 0, json = false } = {}) {
   const hello = await request(port)
   const type = hello.headers['content-type']?.toLowerCase()
   if (hello.status !== 200 || hello.body !== 'Blazingly Fast!\n' || type !== 'text/plain; charset=utf-8') {
@@ -251,6 +324,13 @@ export async function checkAnswers(port, { echo = false, pipelined = 0 } = {}) {
   if (pipelined > 0) {
     const good = await pipelinedAnswers(port, pipelined)
     if (good !== pipelined) return `answered ${good} of ${pipelined} pipelined GET / requests`
+  }
+  if (json) {
+    const answer = await request(port, { method: 'POST', path: JSON_PATH, headers: { 'Content-Type': 'application/json' }, body: JSON_BODY })
+    const jsonType = answer.headers['content-type']?.toLowerCase() ?? ''
+    if (answer.status !== 200 || answer.body !== JSON_ANSWER || !jsonType.startsWith('application/json')) {
+      return `POST ${JSON_PATH} answered ${answer.status} ${JSON.stringify(answer.body.slice(0, 60))} as ${jsonType}`
+    }
   }
   if (!echo) return null
   const answer = await request(port, { method: 'POST', path: ECHO_PATH, headers: { 'Content-Type': 'text/plain; charset=utf-8' }, body: ECHO_BODY })

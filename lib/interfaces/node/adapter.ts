@@ -188,6 +188,12 @@ class NodeExchange implements ExternalOutput {
     this.res.assignSocket(this.socket)
     // node:http's server emits 'drain' on the response whose turn it is; so does this.
     this.socket.on('drain', this.drained)
+    const socket = this.socket as Socket & { [kTimeouts]?: true }
+    if (socket[kTimeouts] === undefined) {
+      socket[kTimeouts] = true
+      // Unless a node:http-style server (pegasus/http's) already relays them from its accept.
+      if (socket.listenerCount('timeout') === 0) socket.on('timeout', relayTimeout)
+    }
   }
 
   private readonly drained = (): void => {
@@ -252,6 +258,23 @@ class NodeExchange implements ExternalOutput {
     this.socket.off('drain', this.drained)
     this.res.detachSocket(this.socket)
   }
+}
+
+// The socket listens for 'timeout' (req.setTimeout, res.setTimeout) on behalf of its responses.
+const kTimeouts = Symbol('pegasus.timeouts')
+
+/**
+ * As node:http's server: a socket timeout (set by the app: Pegasus's own timeouts are swept) is
+ * 'timeout' on the request (while its body arrives) and on the response in turn; the socket is
+ * destroyed when neither listens. Between responses it is nobody's.
+ */
+function relayTimeout(this: Socket): void {
+  const res = (this as Socket & { _httpMessage?: http.ServerResponse | null })._httpMessage
+  if (res === null || res === undefined) return
+  const req = res.req
+  const reqTimeout = !req.complete && req.emit('timeout', this)
+  const resTimeout = res.emit('timeout', this)
+  if (!reqTimeout && !resTimeout) this.destroy()
 }
 
 /** node:http's 'close' after 'finish' (or for a response cut short), once. */
