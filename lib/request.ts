@@ -57,24 +57,6 @@ function addField(headers: IncomingHttpHeaders, name: string, value: string): vo
   }
 }
 
-/** Index of the first field at or after `from` named `lowerName` (lower-case), or -1. */
-function findFrom(head: RequestHead, lowerName: string, from: number): number {
-  const fields = head.fields
-  const data = head.data
-  const length = lowerName.length
-  outer: for (let i = from << 2; i < fields.length; i += 4) {
-    const start = fields[i]
-    if (fields[i + 1] - start !== length) continue
-    for (let j = 0; j < length; j++) {
-      let c = data[start + j]
-      if (c >= 65 && c <= 90) c |= 0x20
-      if (c !== lowerName.charCodeAt(j)) continue outer
-    }
-    return i >> 2
-  }
-  return -1
-}
-
 function discardedError(): Error {
   return new Error('The request body was dropped: the response ended before it was read')
 }
@@ -190,17 +172,17 @@ export class Request {
     const built = this._headers
     if (built !== null) return Object.hasOwn(built, lower) ? built[lower] : undefined
     const head = this.head
-    let i = findFrom(head, lower, 0)
+    let i = head.find(lower)
     if (i === -1) return undefined
     if (lower === 'set-cookie') {
       const all = [head.value(i)]
-      while ((i = findFrom(head, lower, i + 1)) !== -1) all.push(head.value(i))
+      while ((i = head.find(lower, i + 1)) !== -1) all.push(head.value(i))
       return all
     }
     let value = head.value(i)
     if (SINGLE.has(lower)) return value
     const separator = lower === 'cookie' ? '; ' : ', '
-    while ((i = findFrom(head, lower, i + 1)) !== -1) value += separator + head.value(i)
+    while ((i = head.find(lower, i + 1)) !== -1) value += separator + head.value(i)
     return value
   }
 

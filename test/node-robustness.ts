@@ -4,25 +4,20 @@
 // come back near their baseline after thousands of connections and a thousand WebSockets.
 import t from 'tap'
 import { randomBytes } from 'node:crypto'
-import { readdirSync } from 'node:fs'
 import http from 'node:http'
 import net from 'node:net'
 import { pipeline, Writable } from 'node:stream'
-import v8 from 'node:v8'
-import vm from 'node:vm'
 import express from 'express'
 import multer from 'multer'
 import WebSocket, { WebSocketServer } from 'ws'
 import { RawClient, get, probe } from './helpers/raw.js'
+import { gc, mib, openFds, settledHeap } from './helpers/memory.js'
 import { eventually, httpRequest, sleep, startServer, watchEscapes, type TestServer } from './helpers/server.js'
 import type { ServerOptions } from '../lib/server.js'
 
 const KiB = 1024
 const MiB = 1024 * KiB
 
-// tap starts node without --expose-gc: turn the flag on, then take gc from a fresh context.
-v8.setFlagsFromString('--expose-gc')
-const gc = vm.runInNewContext('gc') as () => void
 
 type NodeHandler = (req: http.IncomingMessage, res: http.ServerResponse) => unknown
 
@@ -31,23 +26,6 @@ function startNode(t: Tap, app: NodeHandler | object, options: ServerOptions = {
 }
 
 type Tap = Parameters<typeof startServer>[0]
-
-function openFds(): number {
-  return readdirSync('/proc/self/fd').length
-}
-
-/** Heap in use after a few full collections. */
-async function settledHeap(): Promise<number> {
-  for (let i = 0; i < 4; i++) {
-    await sleep(10)
-    gc()
-  }
-  return process.memoryUsage().heapUsed
-}
-
-function mib(bytes: number): string {
-  return `${(bytes / MiB).toFixed(2)} MiB`
-}
 
 /** What a node app saw of its request and response, in order. */
 class Seen {

@@ -6,13 +6,12 @@
 import t from 'tap'
 import { spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
-import { readdirSync, realpathSync } from 'node:fs'
+import { realpathSync } from 'node:fs'
 import http from 'node:http'
 import net from 'node:net'
 import { fileURLToPath } from 'node:url'
-import v8 from 'node:v8'
-import vm from 'node:vm'
 import { RawClient, get, parseResponses, rawRequest, type RawResponse } from './helpers/raw.js'
+import { gc, mib, openFds, settledHeap } from './helpers/memory.js'
 import { eventually, httpRequest, sleep, startServer, watchEscapes, type TestServer } from './helpers/server.js'
 import type { Connection } from '../lib/connection.js'
 import type { App, Request, Response, Server } from '../lib/server.js'
@@ -20,9 +19,6 @@ import type { App, Request, Response, Server } from '../lib/server.js'
 const KiB = 1024
 const MiB = 1024 * KiB
 
-// tap starts node without --expose-gc: turn the flag on, then fetch gc from a fresh context.
-v8.setFlagsFromString('--expose-gc')
-const gc = vm.runInNewContext('gc') as () => void
 
 // --- Helpers ------------------------------------------------------------------------------------
 
@@ -117,23 +113,6 @@ async function within<T>(promise: Promise<T>, ms: number): Promise<T | 'timeout'
     // A pending deadline would keep the test process alive for its whole length.
     clearTimeout(timer)
   }
-}
-
-function openFds(): number {
-  return readdirSync('/proc/self/fd').length
-}
-
-/** Heap in use after a few full collections. */
-async function settledHeap(): Promise<number> {
-  for (let i = 0; i < 3; i++) {
-    await sleep(10)
-    gc()
-  }
-  return process.memoryUsage().heapUsed
-}
-
-function mib(bytes: number): string {
-  return `${(bytes / MiB).toFixed(2)} MiB`
 }
 
 // --- 1. Clients that disconnect at every stage of an exchange -----------------------------------

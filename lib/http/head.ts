@@ -34,12 +34,12 @@ export class RequestHead {
     return this.data.toString('latin1', f[(i << 2) + 2], f[(i << 2) + 3])
   }
 
-  /** Index of the first field named `lowerName` (lower-case), or -1. */
-  find(lowerName: string): number {
+  /** Index of the first field at or after `from` named `lowerName` (lower-case), or -1. */
+  find(lowerName: string, from = 0): number {
     const f = this.fields
     const data = this.data
     const length = lowerName.length
-    outer: for (let i = 0; i < f.length; i += 4) {
+    outer: for (let i = from << 2; i < f.length; i += 4) {
       const start = f[i]
       if (f[i + 1] - start !== length) continue
       for (let j = 0; j < length; j++) {
