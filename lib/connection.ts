@@ -699,6 +699,8 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
 
   /** Ends our side after what was written; anything still in line is dropped. */
   private end(): void {
+    // (Destroyed: a late shutdown or retire may still come to a connection gone meanwhile.)
+    /* c8 ignore next */
     if (this.ended || this.destroyed) return
     this.ended = true
     this.endedAt = Date.now()

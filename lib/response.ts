@@ -525,6 +525,8 @@ export class Response {
    * connection ends after it).
    */
   completeExternally(close: boolean): void {
+    // Defensive: the server takes an exchange back (ExternalOutput.abandon) before it ends it.
+    /* c8 ignore next */
     if (this.ended) return
     if (close) this.closeAfter = true
     this.ended = true

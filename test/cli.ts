@@ -220,6 +220,20 @@ for (const path of ['/crash', '/reject']) {
   })
 }
 
+t.test('a second uncaught exception while shutting down is logged too, and the exit stays 1', async (t) => {
+  const { cli, base } = await start(t, [...LOCAL, 'test/apps/crash.mjs:app'])
+  const inFlight = fetch(`${base}/slow`).then((res) => res.text())
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  await (await fetch(`${base}/crash-twice`)).text()
+  t.equal(await inFlight, '/slow done\n')
+  t.equal(await cli.exited, 1)
+  t.same(cli.stderr.match(/^ERROR: .*/gm), [
+    'ERROR: Uncaught exception: no new connections; requests in flight get 10 s, then exit 1',
+    'ERROR: Another uncaught exception while shutting down',
+  ])
+  t.match(cli.stderr, /Error: second boom\n\s+at /)
+})
+
 t.test("the README's Express + ws app: the module's upgrade export takes the WebSocket", async (t) => {
   const { cli, base, port } = await start(t, [...LOCAL, 'test/apps/chat.mjs'])
   t.ok(await cli.waitFor(/^INFO: Interface: node \(Express app\)$/m), "the choice is printed")

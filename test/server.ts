@@ -184,6 +184,20 @@ t.test('Dispatcher: running and waiting calls, and a call for a destroyed respon
 
 // --- Graceful close -----------------------------------------------------------------------------
 
+t.test('serve(): a connection accepted elsewhere is served, and refused once the server is closing', async (t) => {
+  const server = createServer((_req: unknown, res: { end(body: string): void }) => res.end('served'), { log: memoryLog().log, interface: 'native' })
+  const outer = net.createServer((socket) => server.serve(socket))
+  await new Promise<void>((resolve) => outer.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => outer.close())
+  const port = (outer.address() as net.AddressInfo).port
+  const served = await rawRequest(port, get('/', 'Connection: close\r\n'))
+  t.equal(served.responses[0]?.body.toString(), 'served')
+  await server.close()
+  const refused = await rawRequest(port, get('/'), { timeout: 2000 })
+  t.same(refused.responses, [], 'no answer')
+  t.ok(refused.closed, 'the connection is closed at once')
+})
+
 t.test('close(): the in-flight response completes with Connection: close, idle ones close, new ones are refused', async (t) => {
   let started!: () => void
   const inFlight = new Promise<void>((resolve) => (started = resolve))

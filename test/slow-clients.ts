@@ -326,6 +326,20 @@ t.test('a connection that ends while its reading is stopped reads and drops what
   t.same(client.responses().map((r) => [r.body.toString(), r.headers.connection]), [['/close', 'close']])
 })
 
+t.test('a FIN aborts the calls still working, not those that have answered and wait their turn', async (t) => {
+  const aborted: Record<string, boolean> = {}
+  const s = await startServer(t, async (req, res) => {
+    if (req.path === '/slow') await sleep(150)
+    res.end(req.path)
+    await sleep(100)
+    aborted[req.path] = req.signal.aborted
+  })
+  const { responses } = await rawRequest(s.port, get('/slow') + get('/fast'), { end: true })
+  t.same(responses.map((r) => r.body.toString()), ['/slow', '/fast'], 'both answered, in order')
+  await eventually(() => Object.keys(aborted).length === 2)
+  t.same(aborted, { '/slow': true, '/fast': false })
+})
+
 t.test('a head cut short by the client closing gets 400, after the requests before it', async (t) => {
   const s = await startServer(t, async (req, res) => {
     await sleep(30)

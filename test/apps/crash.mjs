@@ -8,6 +8,16 @@ export function app(req, res) {
     res.end('answered, then crashed\n')
     return
   }
+  if (req.url === '/crash-twice') {
+    setTimeout(() => {
+      throw new Error('first boom')
+    }, 10)
+    setTimeout(() => {
+      throw new Error('second boom')
+    }, 20)
+    res.end('answered, then crashed twice\n')
+    return
+  }
   if (req.url === '/reject') {
     setTimeout(() => void Promise.reject(new Error('rejected in a timer')), 10)
     res.end('answered, then rejected\n')

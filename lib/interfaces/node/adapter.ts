@@ -92,7 +92,7 @@ function readBody(this: Fed): void {
     // The body is all here (read whole before the app was called): hand it over at once.
     engine.body().then(
       (body) => finishBody(this, body),
-      (error: Error) => bodyFailed(this, error),
+      () => bodyFailed(this),
     )
     return
   }
@@ -118,20 +118,21 @@ async function pump(req: Fed): Promise<void> {
       }
       if (!req.push(value)) await new Promise<void>((resolve) => (req[kWake] = resolve))
     }
-  } catch (error) {
-    bodyFailed(req, error as Error)
+  } catch {
+    bodyFailed(req)
   }
 }
 
-function bodyFailed(req: Fed, error: Error): void {
-  if (req[kEngine].aborted) abortRequest(req)
-  // A body dropped because the response ended first: node's _dump reads it as the end. It
-  // counts as complete (node reads it all), else ending it would abort it and cut the socket.
-  else if (req.complete || /dropped/.test(error.message)) {
-    req.complete = true
-    req.push(null)
+function bodyFailed(req: Fed): void {
+  if (req[kEngine].aborted) {
+    abortRequest(req)
+    return
   }
-  else req.destroy(error)
+  // Otherwise the body was dropped because the response ended first (the engine's only other
+  // failure): node's _dump reads it as the end. It counts as complete (node reads it all), else
+  // ending it would abort it and cut the socket.
+  req.complete = true
+  req.push(null)
 }
 
 /** The connection was cut under this request: 'aborted', and the stream ends in an error. */
