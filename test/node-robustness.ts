@@ -192,6 +192,58 @@ t.test('a response that ends before the body is read: the rest is dropped, the c
 
 // --- Clients that vanish mid-response, or while their app waits ---------------------------------
 
+t.test('an app that destroys its request mid-body ends the connection, as on node:http', async (t) => {
+  const s = await startNode(
+    t,
+    (req: http.IncomingMessage, _res: http.ServerResponse) => {
+      req.once('data', () => req.destroy())
+    },
+    { bufferBody: 0 },
+  )
+  const client = await RawClient.connect(s.port)
+  await client.write(`POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: ${MiB}\r\n\r\n${'u'.repeat(1000)}`)
+  await client.waitForClose(3000)
+  t.ok(client.closed, 'the connection is closed')
+  t.equal(client.data.length, 0, 'nothing was answered')
+})
+
+t.test('a client vanishing with pipelined requests in line: every one is let go', async (t) => {
+  const closed: string[] = []
+  const s = await startNode(t, (req: http.IncomingMessage, res: http.ServerResponse) => {
+    res.on('close', () => closed.push(req.url as string))
+    setTimeout(() => res.end('late'), 200).unref()
+  })
+  const client = await RawClient.connect(s.port)
+  await client.write(get('/first') + get('/second'))
+  await sleep(50)
+  client.socket.resetAndDestroy()
+  t.ok(await eventually(() => closed.length === 2), "both responses emit 'close'")
+  t.same(closed.sort(), ['/first', '/second'])
+  t.ok(await eventually(() => s.server.connectionCount === 0))
+})
+
+t.test("req.setTimeout during a stalled upload: the request's 'timeout' fires", async (t) => {
+  let timedOut = false
+  const s = await startNode(
+    t,
+    (req: http.IncomingMessage, res: http.ServerResponse) => {
+      req.setTimeout(200, () => {
+        timedOut = true
+        res.statusCode = 408
+        res.end('too slow')
+      })
+      req.resume()
+    },
+    { bufferBody: 0 },
+  )
+  const client = await RawClient.connect(s.port)
+  await client.write('POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc')
+  const [res] = await client.waitForResponses(1, { timeout: 3000 })
+  t.ok(timedOut)
+  t.equal(res.statusCode, 408)
+  client.destroy()
+})
+
 t.test('a client vanishing mid-response: a streaming app sees close and stops', async (t) => {
   const escaped = watchEscapes(t)
   let called!: (value: { seen: Seen; writesAfterClose: () => number }) => void

@@ -184,6 +184,8 @@ class NodeExchange implements ExternalOutput {
   }
 
   first(): void {
+    // Defensive: the connection calls it once, and never after taking the exchange back.
+    /* c8 ignore next */
     if (this.abandoned || this.assigned) return
     this.assigned = true
     this.res.assignSocket(this.socket)
@@ -207,6 +209,8 @@ class NodeExchange implements ExternalOutput {
   }
 
   private finished(): void {
+    // Defensive: a response whose socket was taken back does not finish (its writes fail).
+    /* c8 ignore next */
     if (this.abandoned) return
     const res = this.res
     this.let()
@@ -235,6 +239,8 @@ class NodeExchange implements ExternalOutput {
   }
 
   abandon(): void {
+    // Defensive: the connection takes an exchange back once.
+    /* c8 ignore next */
     if (this.abandoned) return
     this.abandoned = true
     // Its client gone, the response keeps its closed socket, as on node:http (on-finished reads
