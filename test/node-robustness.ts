@@ -244,6 +244,31 @@ t.test("req.setTimeout during a stalled upload: the request's 'timeout' fires", 
   client.destroy()
 })
 
+t.test('a pipelined request whose app throws before its turn gets its 500 in order', async (t) => {
+  const s = await startNode(t, (req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (req.url === '/throws') throw new Error('a bug of the app')
+    setTimeout(() => res.end('first'), 100)
+  })
+  const client = await RawClient.connect(s.port)
+  await client.write(get('/first') + get('/throws'))
+  const responses = await client.waitForResponses(2)
+  t.same(responses.map((r) => [r.statusCode, r.body.toString()]), [[200, 'first'], [500, 'Internal Server Error\n']])
+  t.match(s.errText(), /^ERROR: Exception in app for "GET \/throws HTTP\/1\.1"\nError: a bug of the app/)
+  client.destroy()
+})
+
+t.test('Expect: 100-continue answered without reading a large body: the connection closes after it', async (t) => {
+  const s = await startNode(t, (_req: http.IncomingMessage, res: http.ServerResponse) => {
+    res.statusCode = 413
+    res.end('too large for me')
+  })
+  const client = await RawClient.connect(s.port)
+  await client.write(`POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: ${MiB}\r\n\r\n`)
+  await client.waitForClose(3000)
+  t.same(client.responses().map((r) => [r.statusCode, r.body.toString()]), [[413, 'too large for me']])
+  t.notMatch(client.data.toString(), /100 Continue/, 'no 100: the app did not read the body')
+})
+
 t.test('a client vanishing mid-response: a streaming app sees close and stops', async (t) => {
   const escaped = watchEscapes(t)
   let called!: (value: { seen: Seen; writesAfterClose: () => number }) => void

@@ -184,6 +184,22 @@ t.test('Dispatcher: running and waiting calls, and a call for a destroyed respon
 
 // --- Graceful close -----------------------------------------------------------------------------
 
+t.test('the upgrade option takes the socket of an upgrade request (native interface)', async (t) => {
+  let taken: { url: string; head: string } | null = null
+  const s = await startServer(t, (_req, res) => res.end('plain'), {
+    upgrade: ((req: { url: string }, socket: net.Socket, head: Buffer) => {
+      taken = { url: req.url, head: head.toString() }
+      socket.end('HTTP/1.1 101 Switching Protocols\r\nUpgrade: test\r\nConnection: Upgrade\r\n\r\nhello')
+    }) as never,
+  })
+  const client = await RawClient.connect(s.port)
+  await client.write('GET /chat HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: test\r\n\r\nfirst bytes')
+  await client.waitForClose()
+  t.same(taken, { url: '/chat', head: 'first bytes' })
+  t.match(client.data.toString(), /^HTTP\/1\.1 101 Switching Protocols\r\n[\s\S]*\r\n\r\nhello$/)
+  t.equal(s.server.connectionCount, 0, 'no longer counted as an HTTP connection')
+})
+
 t.test('serve(): a connection accepted elsewhere is served, and refused once the server is closing', async (t) => {
   const server = createServer((_req: unknown, res: { end(body: string): void }) => res.end('served'), { log: memoryLog().log, interface: 'native' })
   const outer = net.createServer((socket) => server.serve(socket))
