@@ -1,9 +1,14 @@
 // The request an app sees: lazy views over the parser's head (nothing is decoded until asked
 // for) and a body that is buffered or streamed as the app chooses.
-import type { IncomingHttpHeaders } from 'node:http'
 import type { Socket } from 'node:net'
 import type { RequestHead } from './http/head.js'
 import type { Response } from './response.js'
+
+/** Header fields as node:http builds them (`set-cookie` always a list). */
+export interface RequestHeaders {
+  [name: string]: string | string[] | undefined
+  'set-cookie'?: string[]
+}
 
 /** What a Request needs from its connection (implemented by Connection). */
 export interface RequestOwner {
@@ -43,7 +48,7 @@ const SINGLE = new Set([
  * Adds one field to `headers` as node:http's IncomingMessage does: set-cookie gathers an array,
  * cookie joins with `; `, the SINGLE fields keep their first value, any other joins with `, `.
  */
-function addField(headers: IncomingHttpHeaders, name: string, value: string): void {
+function addField(headers: RequestHeaders, name: string, value: string): void {
   const previous = headers[name]
   // Only a string is a previous value: `constructor` and its kin are Object.prototype's.
   if (typeof previous === 'string') {
@@ -70,7 +75,7 @@ export class Request {
   private readonly owner: RequestOwner
   /** The response of the same exchange (set by the connection right after both are made). */
   response: Response | null
-  private _headers: IncomingHttpHeaders | null
+  private _headers: RequestHeaders | null
   private _rawHeaders: string[] | null
   private _split: number
   private chunks: Buffer[]
@@ -137,9 +142,9 @@ export class Request {
    * object; set-cookie an array; repeated cookie lines joined with `; `; a repeated single-valued
    * field (content-type, host, authorization...) keeps its first value; other repeats join with `, `.
    */
-  get headers(): IncomingHttpHeaders {
+  get headers(): RequestHeaders {
     if (this._headers !== null) return this._headers
-    const headers: IncomingHttpHeaders = {}
+    const headers: RequestHeaders = {}
     const head = this.head
     for (let i = 0, n = head.fieldCount; i < n; i++) addField(headers, head.name(i).toLowerCase(), head.value(i))
     this._headers = headers
@@ -147,7 +152,7 @@ export class Request {
   }
 
   /** As node:http's: an app or a middleware may replace the headers object. */
-  set headers(headers: IncomingHttpHeaders) {
+  set headers(headers: RequestHeaders) {
     this._headers = headers
   }
 

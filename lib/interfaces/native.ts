@@ -1,5 +1,5 @@
 // The native interface: an app is `(req, res) => void | Promise<void>`, node:http style.
-import { IncomingMessage, ServerResponse } from 'node:http'
+import { Readable, Writable } from 'node:stream'
 import type { Request } from '../request.js'
 import type { Response } from '../response.js'
 
@@ -42,6 +42,22 @@ const SOCKET_MEMBERS = [
 ] as const
 // What apps read of those sockets (express reads `encrypted`): only names this particular, so
 // that an app's own `list.push` on undefined is not taken for a socket read.
+// node:http's request is a Readable and its response writes like a Writable; beyond those, the
+// members of their own that apps call (only lib/interfaces/node/ may import node:http itself).
+const REQUEST_MEMBERS = new Set(['setTimeout', 'socket', 'connection', 'headersDistinct', 'trailersDistinct', 'rawTrailers'])
+const RESPONSE_MEMBERS = new Set([
+  'flushHeaders', 'appendHeader', 'writeContinue', 'writeEarlyHints', 'writeProcessing', 'addTrailers',
+  'setHeaders', 'setTimeout', 'assignSocket', 'detachSocket', 'socket', 'connection', 'sendDate',
+])
+
+function nodeRequestHas(member: string): boolean {
+  return member in Readable.prototype || REQUEST_MEMBERS.has(member)
+}
+
+function nodeResponseHas(member: string): boolean {
+  return member in Writable.prototype || RESPONSE_MEMBERS.has(member)
+}
+
 const SOCKET_READS = new Set([
   'remoteAddress', 'remotePort', 'remoteFamily', 'localAddress', 'localPort', 'localFamily', 'encrypted',
   'authorized', 'authorizationError', 'getPeerCertificate', 'getCipher', 'getProtocol', 'alpnProtocol',
@@ -62,8 +78,8 @@ export function explain(error: unknown, req: Request, res: Response): unknown {
     if (receiver === null) return error
     const member = call[3]
     const missing = (receiver[1] ?? receiver[2]).toLowerCase().startsWith('req')
-      ? member in IncomingMessage.prototype && !(member in req)
-      : member in ServerResponse.prototype && !(member in res)
+      ? nodeRequestHas(member) && !(member in req)
+      : nodeResponseHas(member) && !(member in res)
     if (!missing) return error
     message = `${call[1]} is not available in the native interface: ${HINT}`
   } else {
