@@ -8,7 +8,7 @@ import { HttpError } from './http/errors.js'
 import { statusLine } from './http/status.js'
 import { httpDate } from './clock.js'
 import { Request, type RequestOwner } from './request.js'
-import { Response, type ResponseOwner } from './response.js'
+import { Response, type ResponseOwner, type WriteCallback } from './response.js'
 import { Progress } from './progress.js'
 import type { Dispatcher } from './dispatch.js'
 import type { Log } from './log.js'
@@ -61,6 +61,7 @@ const UPLOAD = 4
 const OUTPUT = 8
 
 const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1')
+const NOTHING = Buffer.alloc(0)
 
 /**
  * While reading is paused the socket is still read, into `remainder`, until this much waits
@@ -105,6 +106,8 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
    */
   private readonly out: (string | Uint8Array)[]
   private outBytes: number
+  /** Write callbacks of the batched output (ResponseOwner.write): called once it is written. */
+  private outCallbacks: WriteCallback[] | null
   /** Output held back by the responses that are not first in line. */
   private heldBytes: number
   /** A flush is due: at the end of onData, or at the next tick. */
@@ -145,6 +148,7 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
     this.upgrading = null
     this.out = []
     this.outBytes = 0
+    this.outCallbacks = null
     this.heldBytes = 0
     this.batching = false
     this.pendingError = null
@@ -365,14 +369,16 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
   private sendContinue(res: Response): void {
     res.expectContinue = false
     this.send(res, CONTINUE, false)
-    // An interface writing the socket itself may write right after: the 100 goes first.
-    if (res.external !== null && res === this.first) this.flush()
   }
 
   takeTurn(res: Response): boolean {
     if (res !== this.first) return false
     this.flush()
     return true
+  }
+
+  isFirst(res: Response): boolean {
+    return res === this.first
   }
 
   bodyDrained(req: Request): void {
@@ -496,26 +502,52 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
     return !this.socket.writableNeedDrain
   }
 
+  write(res: Response, data: string | Uint8Array, callback: WriteCallback | null): boolean {
+    const ok = data.length === 0 ? !this.socket.writableNeedDrain : this.send(res, data, false)
+    if (callback !== null) {
+      ;(this.outCallbacks ??= []).push(callback)
+      if (!this.batching) {
+        this.batching = true
+        process.nextTick(flushLater, this)
+      }
+    }
+    return ok
+  }
+
   /** The flush scheduled by send() outside onData. */
   flushLater(): void {
     this.batching = false
-    if (!this.destroyed) this.flush()
+    if (this.destroyed) {
+      // Nothing more is written; write callbacks still hear of it (the socket's error).
+      this.out.length = 0
+      this.outBytes = 0
+      if (this.outCallbacks === null) return
+    }
+    this.flush()
   }
 
   /** Writes the batched output; returns what the socket's write returned. */
   flush(): boolean {
     const out = this.out
     const socket = this.socket
+    const callbacks = this.outCallbacks
+    let written: WriteCallback | undefined
+    if (callbacks !== null) {
+      this.outCallbacks = null
+      written = callbacks.length === 1 ? callbacks[0] : (error) => callAll(callbacks, error)
+    }
     if (out.length === 1) {
-      const ok = socket.write(out[0])
+      const ok = socket.write(out[0], written)
       out.length = 0
       this.outBytes = 0
       return ok
     }
-    if (out.length === 0) return !socket.writableNeedDrain
+    if (out.length === 0) return written === undefined ? !socket.writableNeedDrain : socket.write(NOTHING, written)
     socket.cork()
     let ok = true
-    for (let i = 0; i < out.length; i++) ok = socket.write(out[i])
+    const last = out.length - 1
+    for (let i = 0; i < last; i++) ok = socket.write(out[i])
+    ok = socket.write(out[last], written)
     socket.uncork()
     out.length = 0
     this.outBytes = 0
@@ -578,10 +610,7 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
       // The next response's held-back output goes out right behind this one's.
       if (next !== null) {
         if (next.queued !== null) this.flushQueued(next)
-        if (next.external !== null && !next.writableEnded) {
-          this.flush()
-          next.external.first()
-        }
+        if (next.external !== null && !next.writableEnded) next.external.first()
       }
       this.served++
       if (this.settings.accessLog) this.logAccess(res)
@@ -610,7 +639,10 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
 
   private onDrain(): void {
     const res = this.first
-    if (res !== null && !res.writableEnded) res.emit('drain')
+    if (res !== null && !res.writableEnded) {
+      if (res.external !== null) res.external.drained()
+      else res.emit('drain')
+    }
     this.unpause(OUTPUT)
   }
 
@@ -885,3 +917,7 @@ function flushLater(conn: Connection): void {
 }
 
 function ignore(): void {}
+
+function callAll(callbacks: WriteCallback[], error: Error | null | undefined): void {
+  for (let i = 0; i < callbacks.length; i++) callbacks[i](error)
+}

@@ -245,6 +245,16 @@ export class Request {
     })
   }
 
+  /**
+   * The whole body at once, without a promise, when it has all arrived and nobody reads it
+   * piece by piece (the common case of a body read whole before the app was called); else null.
+   */
+  bodyNow(): Buffer | null {
+    if (this.collected !== null) return this.collected
+    if (!this.complete || this.mode === BodyMode.Stream || this.mode === BodyMode.Discard) return null
+    return this.gather()
+  }
+
   /** The body decoded as UTF-8. */
   async text(): Promise<string> {
     const body = await this.body()

@@ -19,6 +19,14 @@ export interface ResponseOwner {
    * write now (the connection's own pending bytes are flushed first).
    */
   takeTurn(res: Response): boolean
+  /** True when `res` is first in line (no flush). */
+  isFirst(res: Response): boolean
+  /**
+   * Output of an interface that writes as the socket would (node's ServerResponse), first in
+   * line: `data` joins the connection's batch, `callback` is called once it is written (with an
+   * error if it could not be). Returns false when the client is behind ('drain' follows).
+   */
+  write(res: Response, data: string | Uint8Array, callback: WriteCallback | null): boolean
 }
 
 /**
@@ -39,6 +47,8 @@ export interface ExternalOutput {
   clientEnded(): void
   /** The connection closes after this exchange (the server shuts down): a head yet to go says so. */
   closing(): void
+  /** The socket has drained while this exchange is first in line. */
+  drained(): void
 }
 
 type Listener = (...args: unknown[]) => void
@@ -533,9 +543,14 @@ export class Response {
     this.owner.finish(this)
   }
 
-  /** True when this exchange is first in line (see ResponseOwner.takeTurn). */
-  takeTurn(): boolean {
-    return this.owner.takeTurn(this)
+  /** True when this exchange is first in line. */
+  get isFirst(): boolean {
+    return this.owner.isFirst(this)
+  }
+
+  /** Output of an interface that writes as the socket would (see ResponseOwner.write). */
+  writeExternal(data: string | Uint8Array, callback: WriteCallback | null): boolean {
+    return this.owner.write(this, data, callback)
   }
 
   /** The server takes the exchange back from the interface writing it (see ExternalOutput). */

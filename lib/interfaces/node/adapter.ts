@@ -7,7 +7,7 @@
 import http from 'node:http'
 import type { Socket } from 'node:net'
 import type { Request } from '../../request.js'
-import type { ExternalOutput, Response } from '../../response.js'
+import type { ExternalOutput, Response, WriteCallback } from '../../response.js'
 
 export type NodeApp = (req: http.IncomingMessage, res: http.ServerResponse) => unknown
 
@@ -88,15 +88,10 @@ function readBody(this: Fed): void {
   if (this[kPumping] || this.complete) return
   this[kPumping] = true
   const engine = this[kEngine]
-  if (engine.complete && !engine.aborted) {
-    // The body is all here (read whole before the app was called): hand it over at once.
-    engine.body().then(
-      (body) => finishBody(this, body),
-      () => bodyFailed(this),
-    )
-    return
-  }
-  void pump(this)
+  // The body is all here (read whole before the app was called): hand it over at once.
+  const whole = engine.aborted ? null : engine.bodyNow()
+  if (whole !== null) finishBody(this, whole)
+  else void pump(this)
 }
 
 function finishBody(req: Fed, body: Buffer): void {
@@ -153,13 +148,92 @@ function destroyRequest(this: Fed, error: Error | null, callback: (error?: Error
   process.nextTick(() => callback(this.listenerCount('error') > 0 ? error : null))
 }
 
+// What node's ServerResponse keeps of output it could not write yet, and the two methods through
+// which all of its output goes to its socket (http.OutgoingMessage's internals, unchanged since
+// Node.js 0.x). The node interface replaces both on each response, so that its bytes join the
+// connection's batch (one write a tick, with the responses around it) instead of going through
+// node's cork, write and writev of the socket.
+type Encoding = BufferEncoding | null | undefined
+interface Pending {
+  data: string | Uint8Array | null
+  encoding: Encoding
+  callback: WriteCallback | null
+}
+interface Outgoing extends http.ServerResponse {
+  [kExchange]: NodeExchange
+  outputData: Pending[]
+  outputSize: number
+  _onPendingData(delta: number): void
+  _writeRaw(data: string | Uint8Array, encoding: Encoding | WriteCallback, callback?: WriteCallback | null, size?: number): boolean
+  _flushOutput(socket: Socket): boolean | undefined
+}
+const kExchange = Symbol('pegasus.exchange')
+const outgoing = http.OutgoingMessage.prototype as unknown as Outgoing
+const nodeWriteRaw = outgoing._writeRaw
+const nodeFlushOutput = outgoing._flushOutput
+// Defensive: present in every Node.js release; without them responses keep node's own writes.
+/* c8 ignore next */
+const replaceWrites = typeof nodeWriteRaw === 'function' && typeof nodeFlushOutput === 'function'
+
+/** Bytes as the socket would write them: UTF-8 strings stay strings (the batch's form). */
+function bytesOf(data: string | Uint8Array, encoding: Encoding): string | Uint8Array {
+  if (typeof data !== 'string' || !encoding || encoding === 'utf8' || encoding === 'utf-8' || data.length === 0) return data
+  // node writes its own heads and chunk sizes as latin1: ASCII, the same bytes as UTF-8.
+  if ((encoding === 'latin1' || encoding === 'binary' || encoding === 'ascii') && !NOT_ASCII.test(data)) return data
+  return Buffer.from(data, encoding)
+}
+const NOT_ASCII = /[^\x00-\x7f]/
+
+/** http.OutgoingMessage's _writeRaw, for a response whose exchange is first in line. */
+function writeRaw(
+  this: Outgoing,
+  data: string | Uint8Array,
+  encoding: Encoding | WriteCallback,
+  callback?: WriteCallback | null,
+  size?: number,
+): boolean {
+  const socket = this.socket
+  // Not its turn, or the socket is gone or ended: node's own (it holds the output, or drops it).
+  if (!this[kExchange].assigned || socket === null || socket.destroyed || !socket.writable) {
+    return nodeWriteRaw.call(this, data, encoding, callback, size)
+  }
+  // A head held back (before a Buffer body) goes first.
+  if (this.outputData.length > 0) this._flushOutput(socket)
+  // (node's own callers always pass an encoding, then the callback.)
+  return this[kExchange].engine.writeExternal(bytesOf(data, encoding as Encoding), callback ?? null)
+}
+
+/** http.OutgoingMessage's _flushOutput: what was held back joins the batch, in order. */
+function flushOutput(this: Outgoing, socket: Socket): boolean | undefined {
+  const output = this.outputData
+  if (output.length === 0) return undefined
+  // (node also corks the socket once for each res.cork() made before it came: one batched
+  // write needs no cork.)
+  this.outputData = []
+  const engine = this[kExchange].engine
+  let ok = true
+  for (let i = 0; i < output.length; i++) {
+    const item = output[i]
+    ok = engine.writeExternal(bytesOf(item.data as string | Uint8Array, item.encoding), item.callback)
+  }
+  this._onPendingData(-this.outputSize)
+  this.outputSize = 0
+  return ok
+}
+
+/** node's 'finish' on the response: its exchange is complete. */
+function responseFinished(this: Outgoing): void {
+  this[kExchange].finished()
+}
+
 /** Stands for a node response in the connection's line (see ExternalOutput). */
 class NodeExchange implements ExternalOutput {
   readonly req: http.IncomingMessage
   readonly res: http.ServerResponse
-  private readonly engine: Response
+  readonly engine: Response
   private readonly socket: Socket
-  private assigned: boolean
+  /** The response holds the socket: its turn has come. */
+  assigned: boolean
   private abandoned: boolean
 
   constructor(engine: Response, options: NodeOptions) {
@@ -169,14 +243,19 @@ class NodeExchange implements ExternalOutput {
     this.assigned = false
     this.abandoned = false
     const req = incomingMessage(socket, engine.req)
-    const res = new http.ServerResponse(req)
+    const res = new http.ServerResponse(req) as Outgoing
     res.shouldKeepAlive = engine.req.head.keepAlive && !engine.closesConnection
     ;(res as unknown as { _keepAliveTimeout: number })._keepAliveTimeout = options.keepAliveTimeout
+    res[kExchange] = this
+    if (replaceWrites) {
+      res._writeRaw = writeRaw
+      res._flushOutput = flushOutput
+    }
     this.req = req
     this.res = res
-    res.on('finish', () => this.finished())
+    res.on('finish', responseFinished)
     engine.external = this
-    if (engine.takeTurn()) this.first()
+    if (engine.isFirst) this.first()
   }
 
   get started(): boolean {
@@ -189,8 +268,6 @@ class NodeExchange implements ExternalOutput {
     if (this.abandoned || this.assigned) return
     this.assigned = true
     this.res.assignSocket(this.socket)
-    // node:http's server emits 'drain' on the response whose turn it is; so does this.
-    this.socket.on('drain', this.drained)
     const socket = this.socket as Socket & { [kTimeouts]?: true }
     if (socket[kTimeouts] === undefined) {
       socket[kTimeouts] = true
@@ -199,7 +276,8 @@ class NodeExchange implements ExternalOutput {
     }
   }
 
-  private readonly drained = (): void => {
+  // node:http's server emits 'drain' on the response whose turn it is; so does this.
+  drained(): void {
     const res = this.res
     if (res.writableNeedDrain && !res.writableEnded) {
       kNeedDrain ??= symbolOf(res, 'kNeedDrain')
@@ -208,7 +286,7 @@ class NodeExchange implements ExternalOutput {
     }
   }
 
-  private finished(): void {
+  finished(): void {
     // Defensive: a response whose socket was taken back does not finish (its writes fail).
     /* c8 ignore next */
     if (this.abandoned) return
@@ -245,8 +323,7 @@ class NodeExchange implements ExternalOutput {
     this.abandoned = true
     // Its client gone, the response keeps its closed socket, as on node:http (on-finished reads
     // `res.socket.writable`); a server that answers in its place takes the socket back.
-    if (this.socket.destroyed) this.socket.off('drain', this.drained)
-    else this.let()
+    if (!this.socket.destroyed) this.let()
     const res = this.res
     if (!res.writableEnded) {
       // Further writes by the app go nowhere.
@@ -262,7 +339,6 @@ class NodeExchange implements ExternalOutput {
   private let(): void {
     if (!this.assigned) return
     this.assigned = false
-    this.socket.off('drain', this.drained)
     this.res.detachSocket(this.socket)
   }
 }
