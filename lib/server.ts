@@ -8,12 +8,14 @@ import { DEFAULT_LIMITS, type ParserLimits } from './http/parser.js'
 import { Log } from './log.js'
 import { invokeNative, type App } from './interfaces/native.js'
 import { invokeNode, upgradeRequest, type NodeApp } from './interfaces/node/adapter.js'
+import { invokeFetch, type FetchHandler } from './interfaces/fetch.js'
 import { resolveApp, type InterfaceName, type ResolvedApp } from './interfaces/auto.js'
 import type { Response } from './response.js'
 import type { Request } from './request.js'
 
 export type { App } from './interfaces/native.js'
 export type { NodeApp } from './interfaces/node/adapter.js'
+export type { FetchHandler, FetchInfo } from './interfaces/fetch.js'
 export { native, InterfaceError, type InterfaceName } from './interfaces/auto.js'
 export type { Request } from './request.js'
 export type { Response } from './response.js'
@@ -124,7 +126,7 @@ export class Server {
   private closing: Promise<void> | null
   private allClosed: (() => void) | null
 
-  constructor(app: App | NodeApp | object, options: ServerOptions = {}) {
+  constructor(app: App | NodeApp | FetchHandler | object, options: ServerOptions = {}) {
     const resolved = resolveApp(app, options.interface ?? 'auto')
     this.app = { interface: resolved.interface, label: resolved.label }
     this.ready = resolved.ready
@@ -148,9 +150,12 @@ export class Server {
     if (resolved.interface === 'native') {
       const handler = resolved.handler as App
       invoke = (res) => invokeNative(handler, res.req, res, appFailed)
-    } else {
+    } else if (resolved.interface === 'node') {
       const handler = resolved.handler as NodeApp
       invoke = (res) => invokeNode(handler, res, nodeOptions, appFailed)
+    } else {
+      const handler = resolved.handler as FetchHandler
+      invoke = (res) => invokeFetch(handler, res, 'http', appFailed)
     }
     this.settings = {
       limits,
@@ -296,6 +301,6 @@ function atLeast(name: string, value: number, min: number): number {
 }
 
 /** Creates a server for `app`; call `listen` to start it. */
-export function createServer(app: App | NodeApp | object, options?: ServerOptions): Server {
+export function createServer(app: App | NodeApp | FetchHandler | object, options?: ServerOptions): Server {
   return new Server(app, options)
 }

@@ -5,6 +5,7 @@ import express from 'express'
 import connect from 'connect'
 import Koa from 'koa'
 import fastify from 'fastify'
+import { Hono } from 'hono'
 import { INTERFACE_MARK, InterfaceError, native, resolveApp } from '../lib/interfaces/auto.js'
 import { LOCAL, run, start } from './helpers/cli.js'
 
@@ -19,6 +20,11 @@ t.test('auto recognises Express, Connect, Koa, Fastify, node:http handlers and n
     ['a plain (req, res) function', (_req: unknown, _res: unknown) => {}, 'node', 'node:http handler'],
     ['a function of no declared parameters', (...args: unknown[]) => args, 'node', 'node:http handler'],
     ['a native() app', native((_req: unknown, _res: unknown) => {}), 'native', 'native app'],
+    ['an object with fetch()', { fetch: () => new Response('hi') }, 'fetch', 'an object with fetch()'],
+    ['a Hono app', new Hono(), 'fetch', 'Hono app'],
+    ['a one-parameter function', (_request: unknown) => {}, 'fetch', 'fetch handler: one parameter'],
+    // A Proxy-based router (itty-router) answers every name, callback and handle included.
+    ['a router that answers every name', new Proxy({}, { get: () => () => undefined }), 'fetch', 'an object with fetch()'],
   ]
   for (const [name, app, iface, label] of cases) {
     const resolved = resolveApp(app)
@@ -45,13 +51,26 @@ t.test('an interface named explicitly is used as asked', async (t) => {
   t.equal(resolveApp(express(), 'node').label, 'Express app')
   t.equal(resolveApp(native(plain), 'native').label, 'native app', 'a marked app, named native too')
   t.equal(resolveApp((_request: unknown) => {}, 'node').interface, 'node', 'one parameter, but node was asked for')
+  const twoParameters = resolveApp((_request: unknown, _info: unknown) => {}, 'fetch')
+  t.same([twoParameters.interface, twoParameters.label], ['fetch', 'as asked'], 'a handler taking (request, info)')
+  const object = resolveApp({ fetch: () => new Response('hi') }, 'fetch')
+  t.same([object.interface, object.label], ['fetch', 'an object with fetch()'])
+})
+
+t.test("an object's fetch() is called as a method (this is the app)", async (t) => {
+  const app = {
+    greeting: 'hi',
+    fetch(this: { greeting: string }, _request: unknown) {
+      return this.greeting
+    },
+  }
+  const resolved = resolveApp(app)
+  t.equal((resolved.handler as unknown as (request: unknown) => unknown)({}), 'hi')
 })
 
 t.test('what auto refuses, and why', async (t) => {
   const refusals: [string, () => unknown, RegExp][] = [
-    ['a fetch app object', () => resolveApp({ fetch: () => new Response('hi') }), /has a fetch\(\) method: the fetch interface/],
-    ['--interface fetch', () => resolveApp(() => {}, 'fetch'), /^--interface fetch: the fetch interface/],
-    ['a one-parameter function', () => resolveApp((_request: unknown) => {}), /takes one parameter, as a fetch handler/],
+    ['--interface fetch for an object without fetch()', () => resolveApp(new Koa(), 'fetch'), /^--interface fetch: the app must be a function \(request\) => Response or an object with fetch\(\)$/],
     ['a number', () => resolveApp(42), /must be a function or an app object, not number/],
     ['null', () => resolveApp(null), /not null/],
     ['an object of no known kind', () => resolveApp({ port: 8080 }), /neither callback\(\) \(Koa\)/],
@@ -73,9 +92,15 @@ t.test('the CLI prints its choice, and refuses a bad --interface', async (t) => 
     stdout: '',
     stderr: "pegasus: error: argument --interface: invalid choice: 'nope' (choose from 'auto', 'native', 'node', 'fetch')\n",
   })
-  const fetchRun = await run([...LOCAL, '--interface', 'fetch'])
+  const fetchRun = await run([...LOCAL, '--interface', 'fetch', 'test/apps/esm.mjs:config'])
   t.equal(fetchRun.status, 1)
-  t.match(fetchRun.stderr, /^ERROR: --interface fetch: the fetch interface \(web Request -> Response\) is not available yet/)
+  t.match(fetchRun.stderr, /^ERROR: --interface fetch: the app must be a function \(request\) => Response or an object with fetch\(\)/)
+  const byDefault = await start(t, [...LOCAL, 'test/apps/fetch.mjs'])
+  t.ok(await byDefault.cli.waitFor(/^INFO: Interface: fetch \(an object with fetch\(\)\)$/m), '`export default { fetch }`')
+  t.equal(await (await fetch(`${byDefault.base}/there`)).text(), 'default fetch /there\n')
+  const named = await start(t, [...LOCAL, 'test/apps/fetch.mjs:handler'])
+  t.ok(await named.cli.waitFor(/^INFO: Interface: fetch \(fetch handler: one parameter\)$/m), 'a one-parameter function')
+  t.same(await (await fetch(`${named.base}/x?y=1`, { method: 'DELETE' })).json(), { method: 'DELETE', url: `${named.base}/x?y=1` })
   const plain = await start(t, [...LOCAL, 'test/apps/esm.mjs:app'])
   t.ok(await plain.cli.waitFor(/^INFO: Interface: node \(node:http handler\)$/m), "the choice is printed")
   t.equal(await (await fetch(plain.base)).text(), 'esm app\n', 'a plain handler through the node interface')

@@ -20,8 +20,11 @@ export function native<T extends (...args: never[]) => unknown>(app: T): T {
 
 /** An app with its interface chosen: what the server calls, and why that interface. */
 export interface ResolvedApp {
-  interface: 'native' | 'node'
-  /** native: `(req, res)` with Pegasus's objects; node: node:http's `(req, res)`. */
+  interface: 'native' | 'node' | 'fetch'
+  /**
+   * native: `(req, res)` with Pegasus's objects; node: node:http's `(req, res)`; fetch:
+   * `(request, info) => Response`.
+   */
   handler: (...args: never[]) => unknown
   /** How `auto` recognised it, for the startup line (`Express app`). */
   label: string
@@ -47,11 +50,8 @@ function has(app: unknown, ...names: string[]): boolean {
   return names.every((name) => isFunction((app as Shape)[name]))
 }
 
-const FETCH_LATER = 'the fetch interface (web Request -> Response) is not available yet in this version of Pegasus'
-
 /** Chooses the interface of `app` (by `auto`'s rules unless one is named) and its handler. */
 export function resolveApp(app: unknown, name: InterfaceName = 'auto'): ResolvedApp {
-  if (name === 'fetch') throw new InterfaceError(`--interface fetch: ${FETCH_LATER}`)
   if ((typeof app !== 'object' || app === null) && !isFunction(app)) {
     throw new InterfaceError(`The app must be a function or an app object, not ${app === null ? 'null' : typeof app}`)
   }
@@ -65,7 +65,16 @@ export function resolveApp(app: unknown, name: InterfaceName = 'auto'): Resolved
   }
   // An object with fetch() is a fetch app whatever else it seems to have (Proxy routers answer
   // every name).
-  if (name === 'auto' && has(app, 'fetch')) throw new InterfaceError(`The app has a fetch() method: ${FETCH_LATER}`)
+  if ((name === 'auto' || name === 'fetch') && has(app, 'fetch')) {
+    const fetchApp = app as { fetch(...args: unknown[]): unknown }
+    // (Named by its class: Proxy routers answer every name, route and basePath included.)
+    const label = (app as { constructor?: { name?: unknown } }).constructor?.name === 'Hono' ? 'Hono app' : 'an object with fetch()'
+    return { interface: 'fetch', handler: (...args: never[]) => fetchApp.fetch(...args), label, ready: null }
+  }
+  if (name === 'fetch') {
+    if (!isFunction(app)) throw new InterfaceError('--interface fetch: the app must be a function (request) => Response or an object with fetch()')
+    return { interface: 'fetch', handler: app, label: 'as asked', ready: null }
+  }
   return resolveNode(app, name)
 }
 
@@ -87,8 +96,6 @@ function resolveNode(app: unknown, name: InterfaceName): ResolvedApp {
   }
   if (has(app, 'handle', 'use', 'set')) return { interface: 'node', handler: app, label: 'Express app', ready: null }
   if (has(app, 'handle', 'use')) return { interface: 'node', handler: app, label: 'Connect app', ready: null }
-  if (name === 'auto' && app.length === 1) {
-    throw new InterfaceError(`The app takes one parameter, as a fetch handler (request) does: ${FETCH_LATER}; a node:http handler takes (req, res)`)
-  }
+  if (name === 'auto' && app.length === 1) return { interface: 'fetch', handler: app, label: 'fetch handler: one parameter', ready: null }
   return { interface: 'node', handler: app, label: name === 'node' ? 'as asked' : 'node:http handler', ready: null }
 }
