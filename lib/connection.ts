@@ -518,10 +518,10 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
   flushLater(): void {
     this.batching = false
     if (this.destroyed) {
-      // Nothing more is written; write callbacks still hear of it (the socket's error).
+      // Nothing more is written; write callbacks still hear of it (the socket's error, from
+      // an empty write).
       this.out.length = 0
       this.outBytes = 0
-      if (this.outCallbacks === null) return
     }
     this.flush()
   }

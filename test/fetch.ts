@@ -5,8 +5,8 @@ import t from 'tap'
 import { once } from 'node:events'
 import net from 'node:net'
 import { RawClient } from './helpers/raw.js'
-import { eventually, httpRequest, sleep, startServer, watchEscapes } from './helpers/server.js'
-import type { ServerOptions } from '../lib/server.js'
+import { eventually, httpRequest, memoryLog, sleep, startServer, watchEscapes } from './helpers/server.js'
+import { createServer, type ServerOptions } from '../lib/server.js'
 
 type Handler = (request: Request, info: unknown) => Response | Promise<Response> | unknown
 type Tap = Parameters<typeof startServer>[0]
@@ -371,4 +371,126 @@ t.test('request.signal aborts once when the client goes away, and never after a 
   t.ok(await eventually(() => signals[1].aborted), 'aborted when the client goes')
   await sleep(50)
   t.equal(aborts, 1, 'once')
+})
+
+t.test('edges of the request: methods, OPTIONS *, IPv6, empty bodies, reading rules', async (t) => {
+  const seen: unknown[] = []
+  const byPath: Record<string, unknown> = {}
+  const handler = async (request: Request): Promise<Response> => {
+    const path = new URL(request.url).pathname
+    if (path === '/method') seen.push(request.method)
+    else if (path === '/*') seen.push(['asterisk', request.method, request.url.endsWith('/*')])
+    else if (path === '/empty-text') byPath[path] = await request.text()
+    else if (path === '/body-twice') byPath[path] = request.body === request.body
+    else if (path === '/blob') byPath[path] = (await request.blob()).type
+    else if (path === '/form-untyped') byPath[path] = await request.formData().then(() => 'parsed', (error: Error) => error.name)
+    else if (path === '/clone-used') {
+      await request.text()
+      try {
+        request.clone()
+        byPath[path] = 'cloned'
+      } catch (error) {
+        byPath[path] = (error as Error).name
+      }
+    } else if (path === '/url') seen.push(request.url)
+    return new Response('ok')
+  }
+  const server = await startFetch(t, handler)
+  const client = await RawClient.connect(server.port)
+  await client.write(
+    'PATCH /method HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n' +
+      'delete /method HTTP/1.1\r\nHost: x\r\n\r\n' +
+      'purge /method HTTP/1.1\r\nHost: x\r\n\r\n' +
+      'OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n' +
+      'GET /empty-text HTTP/1.1\r\nHost: x\r\n\r\n' +
+      'POST /body-twice HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nab' +
+      'POST /blob HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nab' +
+      'POST /form-untyped HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\na=1' +
+      'POST /clone-used HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\na',
+  )
+  await client.waitForResponses(9)
+  client.destroy()
+  t.same(seen, ['PATCH', 'DELETE', 'purge', ['asterisk', 'OPTIONS', true]])
+  t.same(byPath, { '/empty-text': '', '/body-twice': true, '/blob': '', '/form-untyped': 'TypeError', '/clone-used': 'TypeError' })
+
+  // IPv6: a request without Host names the server by its bracketed address.
+  const onV6 = createServer(handler as never, { interface: 'fetch', log: memoryLog().log })
+  const listening = await onV6.listen(0, '::1').then(
+    () => true,
+    () => false,
+  )
+  if (listening) {
+    t.teardown(() => onV6.close())
+    const raw = await RawClient.connect(onV6.address().port, '::1')
+    await raw.write('GET /url HTTP/1.0\r\n\r\n')
+    await raw.waitForResponses(1)
+    raw.destroy()
+    t.equal(seen.at(-1), `http://[::1]:${onV6.address().port}/url`)
+  } else t.comment('no IPv6 loopback here: the bracketed form is not checked')
+})
+
+t.test('edges of the response: empty and late streams, non-byte chunks, lookalikes, late answers', async (t) => {
+  let cancelled = 0
+  let later: ((chunk: string | null) => void) | null = null
+  const server = await startFetch(
+    t,
+    async (request: Request): Promise<unknown> => {
+      const path = new URL(request.url).pathname
+      const encoder = new TextEncoder()
+      if (path === '/empty-stream') return new Response(new ReadableStream({ start: (c) => c.close() }))
+      if (path === '/slow-empty') return new Response(new ReadableStream({ start: (c) => void setTimeout(() => c.close(), 20) }))
+      if (path === '/quick-then-slow') {
+        return new Response(
+          new ReadableStream<Uint8Array>({
+            start(c) {
+              c.enqueue(encoder.encode('first '))
+              later = (chunk) => (chunk === null ? c.close() : c.enqueue(encoder.encode(chunk)))
+            },
+          }),
+        )
+      }
+      if (path === '/one-piece') return new Response(new ReadableStream({ start: (c) => (c.enqueue(encoder.encode('whole')), c.close()) }))
+      if (path === '/strings') return new Response(new ReadableStream({ start: (c) => (c.enqueue('not bytes'), c.close()) }))
+      if (path === '/lookalike') return { status: 202, statusText: '', headers: new Headers({ 'x-look': 'alike' }), body: null }
+      if (path === '/null') return null
+      if (path === '/object') return {}
+      if (path === '/map') return new Map()
+      if (path === '/long') return 'x'.repeat(100)
+      if (path === '/headless') return { status: 200, body: null }
+      if (path === '/late') {
+        // (The app timeout is checked once a second.)
+        await sleep(1500)
+        return new Response(new ReadableStream({ cancel: () => void cancelled++ }))
+      }
+      return new Response('?')
+    },
+    { appTimeout: 100 },
+  )
+  const get = (path: string): ReturnType<typeof httpRequest> => httpRequest(`${server.origin}${path}`)
+  const empty = await get('/empty-stream')
+  t.same([empty.status, empty.headers['content-length'], empty.body.length], [200, '0', 0])
+  const slowEmpty = await get('/slow-empty')
+  t.same([slowEmpty.status, slowEmpty.headers['transfer-encoding'], slowEmpty.body.length], [200, 'chunked', 0])
+  const pending = get('/quick-then-slow')
+  await eventually(() => later !== null)
+  await sleep(20)
+  ;(later as unknown as (chunk: string | null) => void)('second')
+  ;(later as unknown as (chunk: string | null) => void)(null)
+  const quickThenSlow = await pending
+  t.same([quickThenSlow.headers['transfer-encoding'], quickThenSlow.body.toString()], ['chunked', 'first second'])
+  const onePiece = await get('/one-piece')
+  t.same([onePiece.headers['content-length'], onePiece.body.toString()], ['5', 'whole'], 'a stream done at once goes out with its length')
+  t.equal((await get('/strings')).status, 500, 'a stream of strings is refused')
+  const lookalike = await get('/lookalike')
+  t.same([lookalike.status, lookalike.headers['x-look']], [202, 'alike'], 'a Response from another realm or library')
+  for (const path of ['/null', '/object', '/map', '/long', '/headless']) t.equal((await get(path)).status, 500, path)
+  const late = await get('/late')
+  t.equal(late.status, 503, 'an answer too late: 503')
+  t.ok(await eventually(() => cancelled === 1), "the late Response's body is cancelled")
+  const errors = server.errText()
+  t.match(errors, /The Response body stream gave a string \("not bytes"\), not a Uint8Array/)
+  t.match(errors, /resolved with null instead/)
+  t.match(errors, /resolved with an object instead/)
+  t.match(errors, /resolved with a Map instead/)
+  t.match(errors, /resolved with a string \("x{40}\.\.\."\) instead/)
 })

@@ -764,3 +764,37 @@ t.test('req.signal read after the client went away is already aborted', async (t
   client.socket.resetAndDestroy()
   t.same(await result, { aborted: true, signal: true, body: 'Client disconnected' })
 })
+
+t.test('bodyNow(): the whole body without a promise once it is all here, unless read another way', async (t) => {
+  const seen: unknown[] = []
+  const s = await startServer(
+    t,
+    async (req: Request, res: Response) => {
+      if (req.url === '/whole') {
+        seen.push(req.bodyNow()?.toString() ?? null, req.bodyNow()?.toString() ?? null)
+      } else if (req.url === '/streamed') {
+        for await (const chunk of req) void chunk
+        seen.push(req.bodyNow())
+      } else {
+        // Answered before the body arrives: the rest is discarded, and stays so.
+        res.end('early')
+        await sleep(100)
+        seen.push(req.complete, req.bodyNow())
+        return
+      }
+      res.end('ok')
+    },
+    { bufferBody: 0 },
+  )
+  const whole = await RawClient.connect(s.port)
+  await whole.write('POST /whole HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi')
+  await whole.waitForResponses(1)
+  await whole.write('POST /streamed HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi')
+  await whole.waitForResponses(2)
+  await whole.write('POST /early HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nab')
+  await whole.waitForResponses(3)
+  await whole.write('cd')
+  await sleep(200)
+  whole.destroy()
+  t.same(seen, ['hi', 'hi', null, true, null])
+})

@@ -187,6 +187,36 @@ const hono = {
   launch: (h, port) => nodeServer(h, 'hono.mjs', port),
 }
 
+/** Pegasus's fetch interface serving servers/fetch-app.mjs, the handler Bun.serve and srvx serve. */
+const pegasusFetch = {
+  name: 'pegasus-fetch',
+  label: 'Pegasus fetch interface',
+  unavailable: pegasusLibraryMissing,
+  notApplicable: () => null,
+  version: (h) => pegasus.version(h),
+  launch: (h, port) => nodeServer(h, 'pegasus-fetch.mjs', port),
+}
+
+/** The Hono app of hono.mjs on Pegasus: compared with it on @hono/node-server. */
+const pegasusHono = {
+  name: 'pegasus-hono',
+  label: 'Hono on Pegasus',
+  baseline: 'hono',
+  unavailable: (h) => pegasusLibraryMissing(h) ?? missingPackages(h, ['hono']),
+  notApplicable: () => null,
+  version: (h) => `hono ${packageVersion(h, 'hono')}`,
+  launch: (h, port) => nodeServer(h, 'pegasus-hono.mjs', port),
+}
+
+const srvx = {
+  name: 'srvx',
+  label: 'srvx',
+  unavailable: (h) => missingPackages(h, ['srvx']),
+  notApplicable: () => null,
+  version: (h) => `srvx ${packageVersion(h, 'srvx')}`,
+  launch: (h, port) => nodeServer(h, 'srvx.mjs', port),
+}
+
 let bunVersion
 const bunBinary = (h) => join(h.bench, 'node_modules', '.bin', 'bun')
 const bun = {
@@ -308,7 +338,7 @@ const gunicornThreads = {
 }
 
 /** The servers `--only` chooses from, in the order they run and appear in the table. */
-export const SERVERS = [pegasus, pegasusNode, nodeHttp, pegasusExpress, express, fastify, hono, bun, nginx, gunicornSync, gunicornThreads, pegasusWs, ws]
+export const SERVERS = [pegasus, pegasusNode, pegasusFetch, nodeHttp, pegasusExpress, express, fastify, pegasusHono, hono, srvx, bun, nginx, gunicornSync, gunicornThreads, pegasusWs, ws]
 export const PEGASUS_ACCESS_LOG = pegasusAccessLog
 
 /**

@@ -1,25 +1,8 @@
-// A Hono app on @hono/node-server; the stream is a web ReadableStream pulled as the socket drains.
+// The Hono app of hono-app.mjs on @hono/node-server; the stream is a web ReadableStream pulled as
+// the socket drains.
 import { serve } from '@hono/node-server'
-import { Hono } from 'hono'
-import { address, echoJson, HELLO, JSON_TYPE, pulledStream, STREAM_TYPE, TEXT } from './shared.mjs'
-
-const app = new Hono()
-
-app.get('/', (c) => c.body(HELLO, 200, { 'Content-Type': TEXT }))
-
-app.on(
-  ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
-  ['/echo', '/echo/:a', '/echo/:a/:b', '/echo/:a/:b/:c'],
-  async (c) => {
-    const { a, b, c: third } = c.req.param()
-    const params = [a, b, third].filter((p) => p !== undefined)
-    const query = Object.entries(c.req.queries()).map(([name, values]) => [name, values[0]])
-    return c.body(echoJson(await c.req.text(), query, params), 200, { 'Content-Type': JSON_TYPE })
-  },
-)
-
-app.get('/stream', (c) => c.body(pulledStream(), 200, { 'Content-Type': STREAM_TYPE }))
-
+import { app } from './hono-app.mjs'
+import { address } from './shared.mjs'
 
 const { port, host } = address()
 serve({ fetch: app.fetch, port, hostname: host })
