@@ -359,6 +359,9 @@ async function write(res: EngineResponse, response: Response): Promise<void> {
     await response.body?.cancel()
     return
   }
+  // The body first: a lazy Response (srvx's, which h3 returns on Node.js) makes its real one
+  // then, and only that one's headers have the Content-Type its body implies.
+  const body = response.body
   res.statusCode = response.status
   const reason = response.statusText
   if (reason !== '' && reason !== undefined) res.statusMessage = reason
@@ -368,7 +371,6 @@ async function write(res: EngineResponse, response: Response): Promise<void> {
     else res.setHeader(name, value)
   }
   if (cookies !== null) res.setHeader('set-cookie', cookies)
-  const body = response.body
   if (body === null) {
     res.end()
     return
