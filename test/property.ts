@@ -752,6 +752,74 @@ t.test('server: valid pipelines sent in pieces reach the app in order and are an
   t.same(caught, [], 'no uncaught exception or unhandled rejection')
 })
 
+// The fetch interface on the same pipelines: a web Request for each, in order, with the method
+// (the six standard ones upper-cased, as the Fetch standard does), the target after the origin,
+// the fields as received and the body (none for GET and HEAD, the standard's rule).
+const NORMALISED_METHODS = new Set(['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT'])
+
+function fetchMethod(method: string): string {
+  return NORMALISED_METHODS.has(method.toUpperCase()) ? method.toUpperCase() : method
+}
+
+/** The request-target as a fetch Request's url ends: absolute-form keeps its path only. */
+function fetchTarget(url: string): string {
+  if (url === '*') return '/*'
+  if (url.startsWith('/')) return url
+  const slash = url.indexOf('/', url.indexOf('//') + 2)
+  return slash === -1 ? '' : url.slice(slash)
+}
+
+t.test('server: valid pipelines through the fetch interface reach the handler in order and are answered', async (t) => {
+  const caught = watchEscapes(t)
+  const seen: Seen[] = []
+  const s = await startServer(
+    t,
+    (async (request: globalThis.Request) => {
+      const url = request.url
+      const slash = url.indexOf('/', url.indexOf('//') + 2)
+      const record: Seen = {
+        method: request.method,
+        url: slash === -1 ? '' : url.slice(slash),
+        versionMinor: 0,
+        headers: [...request.headers].map(([name, value]): [string, string] => [name, value]),
+        body: null,
+      }
+      seen.push(record)
+      record.body = Buffer.from(await request.arrayBuffer()).toString('latin1')
+      return Response.json({ method: request.method, url: record.url })
+    }) as never,
+    { interface: 'fetch' },
+  )
+  await holds(
+    t,
+    'valid pipelines through the fetch interface',
+    fc.asyncProperty(pipeline, cuts(6, 0), async ({ bytes: data, outcome }, how) => {
+      seen.length = 0
+      const client = await exchange(s.port, cut(data, how))
+      const { responses, rest } = parseResponses(client.data, { closed: true, head: headIndexes(outcome.messages) })
+      const finals = responses.filter((r) => r.statusCode >= 200)
+      assert.equal(rest.length, 0, 'no bytes after the last response')
+      assert.equal(finals.length, outcome.messages.length, 'one response per request')
+      outcome.messages.forEach((m, i) => {
+        assert.equal(finals[i].statusCode, 200, `response ${i} status`)
+        const expected = { method: fetchMethod(m.method), url: fetchTarget(m.url) }
+        if (m.method !== 'HEAD') assert.deepEqual(JSON.parse(finals[i].body.toString('utf8')), expected, `response ${i} body`)
+        const saw = seen[i]
+        assert.deepEqual({ method: saw.method, url: saw.url }, expected, `request ${i} in the handler`)
+        const headers = new Headers()
+        for (const [name, value] of m.headers) headers.append(name, value)
+        assert.deepEqual(saw.headers, [...headers], `request ${i} fields, as a Headers object has them`)
+        const method = fetchMethod(m.method)
+        assert.equal(saw.body, method === 'GET' || method === 'HEAD' ? '' : m.body, `request ${i} body`)
+      })
+      assert.ok(!/a bug in Pegasus/.test(s.errText()), 'no bug logged')
+    }),
+    runs(100),
+  )
+  t.notMatch(s.errText(), /^ERROR/m, 'no ERROR line in the log')
+  t.same(caught, [], 'no uncaught exception or unhandled rejection')
+})
+
 t.test('server: random and mutated bytes end in responses, a 4xx/5xx or a close; the server lives on', async (t) => {
   const caught = watchEscapes(t)
   const seen: Seen[] = []
