@@ -11,6 +11,7 @@ import express from 'express'
 import multer from 'multer'
 import WebSocket, { WebSocketServer } from 'ws'
 import { RawClient, get, probe } from './helpers/raw.js'
+import { churn } from './helpers/churn.js'
 import { gc, mib, openFds, settledHeap } from './helpers/memory.js'
 import { eventually, httpRequest, sleep, startServer, watchEscapes, type TestServer } from './helpers/server.js'
 import type { ServerOptions } from '../lib/server.js'
@@ -451,46 +452,6 @@ t.test('clients vanishing during an upgrade: before the 101, during an async han
 
 // --- Thousands of connections and WebSockets: nothing left behind -------------------------------
 
-/** One connection of a churn, by kind: how a client may use (and leave) the server. */
-function churn(port: number, kind: number): Promise<void> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ port, host: '127.0.0.1' })
-    socket.on('error', () => {})
-    socket.on('close', () => resolve())
-    socket.once('connect', () => {
-      switch (kind % 8) {
-        case 0: // one request, Connection: close
-          socket.resume()
-          socket.write(get('/hello', 'Connection: close\r\n'))
-          break
-        case 1: // three keep-alive requests, then our FIN
-          socket.resume()
-          socket.end(get('/hello') + get('/json') + get('/hello'))
-          break
-        case 2: // a JSON body, then gone halfway
-          socket.write(`POST /json HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 200000\r\n\r\n[`)
-          socket.write('1,'.repeat(40000), () => socket.destroy())
-          break
-        case 3: // a stream, gone at its first bytes
-          socket.once('data', () => socket.destroy())
-          socket.write(get('/stream'))
-          break
-        case 4: // a request, reset before the answer
-          socket.write(get('/slow'), () => socket.resetAndDestroy())
-          break
-        case 5: // half a head
-          socket.write('GET /hello HTTP/1.1\r\nHo', () => socket.destroy())
-          break
-        case 6: // a whole JSON body, the answer read, then our FIN
-          socket.resume()
-          socket.end(`POST /json HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 7\r\n\r\n{"a":1}`)
-          break
-        default: // opened and dropped
-          socket.destroy()
-      }
-    })
-  })
-}
 
 t.test('4,000 connections through the node interface: fds and heap come back near their baseline', async (t) => {
   const escaped = watchEscapes(t)
