@@ -820,6 +820,40 @@ t.test('server: valid pipelines through the fetch interface reach the handler in
   t.same(caught, [], 'no uncaught exception or unhandled rejection')
 })
 
+t.test('server: random and mutated bytes through the fetch interface: well-formed answers, and the server lives on', async (t) => {
+  const caught = watchEscapes(t)
+  const s = await startServer(
+    t,
+    (async (request: globalThis.Request) => {
+      const body = request.body === null ? '' : Buffer.from(await request.arrayBuffer()).toString('latin1')
+      return Response.json({ method: request.method, length: body.length })
+    }) as never,
+    { interface: 'fetch' },
+  )
+  await holds(
+    t,
+    'mutated and random bytes through the fetch interface',
+    fc.asyncProperty(badBytes, cuts(6, 0), async (data, how) => {
+      const oracle = parse([data])
+      const complete = oracle.messages.filter((m) => m.complete)
+      const client = await exchange(s.port, cut(data, how))
+      // Throws on malformed framing: every byte the server sent must be a well-formed response.
+      const { responses, rest } = parseResponses(client.data, { closed: true, head: headIndexes(complete) })
+      const finals = responses.filter((r) => r.statusCode >= 200)
+      assert.equal(rest.length, 0, 'no bytes after the last response')
+      assert.ok(finals.length <= complete.length + 1, 'no more answers than requests and one error')
+      finals.slice(0, complete.length).forEach((res, i) => assert.equal(res.statusCode, 200, `response ${i} status`))
+      if (oracle.error !== null) assert.equal(finals[finals.length - 1].statusCode, oracle.error.status, 'the error status')
+      assert.ok(!/a bug in Pegasus/.test(s.errText()), 'no bug logged')
+      const fresh = await rawRequest(s.port, get('/fresh', 'Connection: close\r\n'), { timeout: 5000 })
+      assert.equal(fresh.responses[0]?.statusCode, 200, 'a fresh request gets a 200')
+    }),
+    runs(150),
+  )
+  t.notMatch(s.errText(), /^ERROR/m, 'no ERROR line in the log')
+  t.same(caught, [], 'no uncaught exception or unhandled rejection')
+})
+
 t.test('server: random and mutated bytes end in responses, a 4xx/5xx or a close; the server lives on', async (t) => {
   const caught = watchEscapes(t)
   const seen: Seen[] = []
