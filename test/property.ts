@@ -17,7 +17,7 @@ import fc from 'fast-check'
 import { byteByByte, bytes, parse } from './helpers/parser-recorder.js'
 import type { Message, Outcome } from './helpers/parser-recorder.js'
 import type { ParserLimits } from '../lib/http/parser.js'
-import { RawClient, get, parseResponses, rawRequest } from './helpers/raw.js'
+import { RawClient, get, parseResponses, rawRequest, type RawResponse } from './helpers/raw.js'
 import { startServer, watchEscapes } from './helpers/server.js'
 import type { Request, Response } from '../lib/server.js'
 
@@ -720,6 +720,16 @@ function assertAnswers(res: { statusCode: number; body: Buffer }, m: { method: s
   if (m.method !== 'HEAD') assert.deepEqual(JSON.parse(res.body.toString('utf8')), { method: m.method, url: m.url }, `response ${i} body`)
 }
 
+/** Sends a valid pipeline in `pieces`; checks and returns its final responses, one a request. */
+async function answersTo(port: number, pieces: Buffer[], messages: { method: string }[]): Promise<RawResponse[]> {
+  const client = await exchange(port, pieces)
+  const { responses, rest } = parseResponses(client.data, { closed: true, head: headIndexes(messages) })
+  const finals = responses.filter((r) => r.statusCode >= 200)
+  assert.equal(rest.length, 0, 'no bytes after the last response')
+  assert.equal(finals.length, messages.length, 'one response per request')
+  return finals
+}
+
 t.test('server: valid pipelines sent in pieces reach the app in order and are answered', async (t) => {
   const caught = watchEscapes(t)
   const seen: Seen[] = []
@@ -729,11 +739,7 @@ t.test('server: valid pipelines sent in pieces reach the app in order and are an
     'valid pipelines over a socket',
     fc.asyncProperty(pipeline, cuts(6, 0), async ({ bytes: data, outcome }, how) => {
       seen.length = 0
-      const client = await exchange(s.port, cut(data, how))
-      const { responses, rest } = parseResponses(client.data, { closed: true, head: headIndexes(outcome.messages) })
-      const finals = responses.filter((r) => r.statusCode >= 200)
-      assert.equal(rest.length, 0, 'no bytes after the last response')
-      assert.equal(finals.length, outcome.messages.length, 'one response per request')
+      const finals = await answersTo(s.port, cut(data, how), outcome.messages)
       outcome.messages.forEach((m, i) => assertAnswers(finals[i], m, i))
       const expected = outcome.messages.map((m): Seen => ({
         method: m.method,
@@ -795,11 +801,7 @@ t.test('server: valid pipelines through the fetch interface reach the handler in
     'valid pipelines through the fetch interface',
     fc.asyncProperty(pipeline, cuts(6, 0), async ({ bytes: data, outcome }, how) => {
       seen.length = 0
-      const client = await exchange(s.port, cut(data, how))
-      const { responses, rest } = parseResponses(client.data, { closed: true, head: headIndexes(outcome.messages) })
-      const finals = responses.filter((r) => r.statusCode >= 200)
-      assert.equal(rest.length, 0, 'no bytes after the last response')
-      assert.equal(finals.length, outcome.messages.length, 'one response per request')
+      const finals = await answersTo(s.port, cut(data, how), outcome.messages)
       outcome.messages.forEach((m, i) => {
         assert.equal(finals[i].statusCode, 200, `response ${i} status`)
         const expected = { method: fetchMethod(m.method), url: fetchTarget(m.url) }
