@@ -10,7 +10,7 @@ import { checkAnswers, PEGASUS_ACCESS_LOG } from './servers.js'
 import { freePort, run, start, stop, tail, waitUntilAnswering } from './processes.js'
 import { sampleRss, treeCpuMs, treeRss } from './procfs.js'
 import { wrk } from './wrk.js'
-import { median } from './stats.js'
+import { median, medians } from './stats.js'
 
 export const STREAM_BYTES = 100 * 1024 * 1024
 
@@ -116,14 +116,7 @@ async function throughput(h, name, { servers, baseline, threads, connections, sc
   }
   for (const row of rows) {
     if (row.runs.length === 0) continue
-    row.median = {
-      rps: median(row.runs.map((r) => r.rps)),
-      p50: median(row.runs.map((r) => r.p50)),
-      p99: median(row.runs.map((r) => r.p99)),
-      errorCount: median(row.runs.map((r) => r.errorCount)),
-      peakRss: median(row.runs.map((r) => r.peakRss)),
-      cpuPer1k: median(row.runs.map((r) => r.cpuPer1k)),
-    }
+    row.median = medians(row.runs, ['rps', 'p50', 'p99', 'errorCount', 'peakRss', 'cpuPer1k'])
   }
   addRatios(rows, baseline, { rps: (r) => r.rps, cpuPer1k: (r) => r.cpuPer1k })
   return { name, kind: 'throughput', baseline, load: { threads, connections, seconds: seconds(h), script: script && script.slice(h.bench.length + 1) }, rows }
@@ -167,12 +160,7 @@ export async function idle(h) {
   }
   for (const row of rows) {
     if (row.runs.length === 0) continue
-    row.median = {
-      held: median(row.runs.map((r) => r.held)),
-      rssBefore: median(row.runs.map((r) => r.rssBefore)),
-      rssWith: median(row.runs.map((r) => r.rssWith)),
-      perConnection: median(row.runs.map((r) => r.perConnection)),
-    }
+    row.median = medians(row.runs, ['held', 'rssBefore', 'rssWith', 'perConnection'])
     // A server that cannot hold them all is skipped: its figure would not compare with the rest.
     if (row.median.held < total * 0.99) {
       row.status = 'skipped'
@@ -250,12 +238,7 @@ export async function streaming(h) {
   }
   for (const row of rows) {
     if (row.runs.length === 0) continue
-    row.median = {
-      ms: median(row.runs.map((r) => r.ms)),
-      rssBefore: median(row.runs.map((r) => r.rssBefore)),
-      peakRss: median(row.runs.map((r) => r.peakRss)),
-      cpuMs: median(row.runs.map((r) => r.cpuMs)),
-    }
+    row.median = medians(row.runs, ['ms', 'rssBefore', 'peakRss', 'cpuMs'])
   }
   addRatios(rows, 'node-http', { peakRss: (r) => r.peakRss })
   return { name: 'streaming', kind: 'streaming', baseline: 'node-http', load: { bytes: STREAM_BYTES }, rows }
@@ -340,14 +323,7 @@ export async function websocket(h) {
   }
   for (const row of rows) {
     if (row.runs.length === 0) continue
-    row.median = {
-      rate: median(row.runs.map((r) => r.rate)),
-      opened: median(row.runs.map((r) => r.opened)),
-      p50: median(row.runs.map((r) => r.p50)),
-      p99: median(row.runs.map((r) => r.p99)),
-      peakRss: median(row.runs.map((r) => r.peakRss)),
-      cpuPer1k: median(row.runs.map((r) => r.cpuPer1k)),
-    }
+    row.median = medians(row.runs, ['rate', 'opened', 'p50', 'p99', 'peakRss', 'cpuPer1k'])
   }
   addRatios(rows, 'ws', { rate: (r) => r.rate, cpuPer1k: (r) => r.cpuPer1k })
   return { name: 'websocket', kind: 'websocket', baseline: 'ws', load: { connections: WS_CONNECTIONS, seconds: secs, messageBytes: WS_MESSAGE_BYTES }, rows }

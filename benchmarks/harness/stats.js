@@ -7,3 +7,10 @@ export function median(values) {
   const mid = sorted.length >> 1
   return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
 }
+
+/** The median over `runs` of each of the figures named in `names`, as one object. */
+export function medians(runs, names) {
+  const result = {}
+  for (const name of names) result[name] = median(runs.map((run) => run[name]))
+  return result
+}
