@@ -158,17 +158,23 @@ t.test('close(cb) when not listening: the callback gets node\'s error', async (t
   t.match(error, { code: 'ERR_SERVER_NOT_RUNNING' })
 })
 
-t.test('closeAllConnections: busy and idle connections are destroyed', async (t) => {
-  const { server, port } = await serve(t, (req, res) => {
-    if (req.url === '/hang') return
-    res.end('ok')
-  })
+/** A connection whose request was answered (idle) and one waiting on GET /hang (busy). */
+async function idleAndBusy(port: number): Promise<{ idle: RawClient; busy: RawClient }> {
   const idle = await RawClient.connect(port)
   await idle.write(get('/'))
   await idle.waitForResponses(1)
   const busy = await RawClient.connect(port)
   await busy.write(get('/hang'))
   await sleep(50)
+  return { idle, busy }
+}
+
+t.test('closeAllConnections: busy and idle connections are destroyed', async (t) => {
+  const { server, port } = await serve(t, (req, res) => {
+    if (req.url === '/hang') return
+    res.end('ok')
+  })
+  const { idle, busy } = await idleAndBusy(port)
   const closed = new Promise((resolve) => server.close(resolve))
   server.closeAllConnections()
   await Promise.all([idle.waitForClose(), busy.waitForClose(), closed])
@@ -181,12 +187,7 @@ t.test('closeIdleConnections: only connections with no response in progress', as
     if (req.url === '/hang') release = () => res.end('late')
     else res.end('ok')
   })
-  const idle = await RawClient.connect(port)
-  await idle.write(get('/'))
-  await idle.waitForResponses(1)
-  const busy = await RawClient.connect(port)
-  await busy.write(get('/hang'))
-  await sleep(50)
+  const { idle, busy } = await idleAndBusy(port)
   const fresh = await RawClient.connect(port)
   await sleep(50)
   server.closeIdleConnections()
