@@ -490,10 +490,7 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
       res.queuedFull = true
       return false
     }
-    if (!this.batching) {
-      this.batching = true
-      process.nextTick(flushLater, this)
-    }
+    this.flushSoon()
     this.out.push(data)
     this.outBytes += data.length
     // Past the socket's high-water mark the bytes go out now, so that write() reports
@@ -506,15 +503,19 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
     const ok = data.length === 0 ? !this.socket.writableNeedDrain : this.send(res, data, false)
     if (callback !== null) {
       ;(this.outCallbacks ??= []).push(callback)
-      if (!this.batching) {
-        this.batching = true
-        process.nextTick(flushLater, this)
-      }
+      this.flushSoon()
     }
     return ok
   }
 
-  /** The flush scheduled by send() outside onData. */
+  /** Output is batched: it is written at the end of onData, or else at the next tick. */
+  private flushSoon(): void {
+    if (this.batching) return
+    this.batching = true
+    process.nextTick(flushLater, this)
+  }
+
+  /** The flush scheduled outside onData. */
   flushLater(): void {
     this.batching = false
     if (this.destroyed) {

@@ -143,13 +143,7 @@ class FetchRequest {
       state.body = mine
       body = theirs
     }
-    return new Request(this.url, {
-      method: this.method,
-      headers: this.headers,
-      body,
-      signal: this.signal,
-      duplex: 'half',
-    } as RequestInit)
+    return requestOf(this, body)
   }
 }
 
@@ -203,15 +197,20 @@ function realOf(request: FetchRequest): Request {
   if (state.real === null) {
     const body = request.body
     if (body !== null) state.used = true
-    state.real = new Request(request.url, {
-      method: request.method,
-      headers: request.headers,
-      body,
-      signal: request.signal,
-      duplex: 'half',
-    } as RequestInit)
+    state.real = requestOf(request, body)
   }
   return state.real
+}
+
+/** A real Request with `request`'s method, URL, headers and signal, and `body`. */
+function requestOf(request: FetchRequest, body: ReadableStream<Uint8Array> | null): Request {
+  return new Request(request.url, {
+    method: request.method,
+    headers: request.headers,
+    body,
+    signal: request.signal,
+    duplex: 'half',
+  } as RequestInit)
 }
 
 function shapeOf(request: FetchRequest): Request {
@@ -329,15 +328,12 @@ export function invokeFetch(
     return
   }
   if (result !== null && typeof result === 'object' && typeof (result as Promise<Response>).then === 'function') {
-    ;(result as Promise<Response>).then(
-      (response) => {
+    ;(result as Promise<Response>)
+      .then((response) => {
         if (isResponse(response)) return write(res, response)
         throw notAResponse(response, 'resolved with')
-      },
-      (error: unknown) => {
-        throw error
-      },
-    ).then(undefined, (error: unknown) => onError(res, error))
+      })
+      .then(undefined, (error: unknown) => onError(res, error))
     return
   }
   onError(res, notAResponse(result, 'returned'))
