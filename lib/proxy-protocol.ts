@@ -13,7 +13,9 @@ export interface ProxyHeader {
   readonly source: { readonly address: string; readonly port: number } | null
 }
 
-export class ProxyProtocolError extends Error {}
+export class ProxyProtocolError extends Error {
+  override name = 'ProxyProtocolError'
+}
 
 /** `PROXY TCP6 ffff:...:ffff ffff:...:ffff 65535 65535\r\n` is 104 bytes; the spec allows 107. */
 const V1_MAX = 107

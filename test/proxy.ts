@@ -215,6 +215,26 @@ t.test('RFC 7239 Forwarded', async (t) => {
   t.same(all.forwarded, { address: '192.0.2.2', proto: 'http', host: 'x.example' })
 })
 
+t.test('nodes and Forwarded edge cases', async (t) => {
+  t.same(nodeOf('[2001:db8::1]:_port'), { address: '2001:db8::1', port: undefined }, 'an obfuscated port')
+  t.same(nodeOf('Unknown:80'), { address: undefined, port: undefined })
+  t.same(nodeOf('unknowable'), null)
+  t.same(nodeOf('_x'), { address: undefined, port: undefined })
+  t.equal(nodeOf('[nope]'), null)
+  t.equal(nodeOf('[::1'), null)
+  t.equal(nodeOf('[::1]80'), null)
+  t.equal(nodeOf('1.2.3.4:99999'), null)
+  t.equal(nodeOf('1.2.3.4:8o'), null)
+  t.equal(nodeOf('::1:80:x'), null)
+  t.equal(nodeOf('host:80'), null)
+  t.equal(parseForwarded('for="abc\\'), null, 'a quoted string cut after a backslash')
+  t.same(parseForwarded('for="a\\"b"'), [{ for: 'a"b', proto: undefined, host: undefined }])
+  t.same(parseForwarded('by=x;ext=y, for=1.2.3.4'), [
+    { for: undefined, proto: undefined, host: undefined },
+    { for: '1.2.3.4', proto: undefined, host: undefined },
+  ])
+})
+
 t.test('the parsers never throw, and read back what a proxy writes', async (t) => {
   const list = new AllowList('10.0.0.0/8')
   fc.assert(
