@@ -228,6 +228,12 @@ export class Request {
     return forwarded !== null && forwarded.address !== undefined ? forwarded.port : this.owner.peerPort
   }
 
+  /** `IPv4` or `IPv6` (an IPv4-mapped address is IPv6, as sockets say), for remoteAddress. */
+  get remoteFamily(): string | undefined {
+    const address = this.remoteAddress
+    return address === undefined ? undefined : address.includes(':') ? 'IPv6' : 'IPv4'
+  }
+
   /** The client's address, port or scheme is not the socket's own (a proxy said so). */
   get proxied(): boolean {
     return this.owner.viaProxyProtocol || this.forwarded !== null

@@ -7,10 +7,11 @@ import express from 'express'
 import { Hono } from 'hono'
 import fc from 'fast-check'
 import { createServer, type App, type FetchHandler } from '../lib/server.js'
+import { createServer as createHttpServer } from '../lib/interfaces/node/http.js'
 import { AllowList, nodeOf, parseForwarded, readForwarded } from '../lib/proxy.js'
 import { RequestHead } from '../lib/http/head.js'
 import { RawClient, get, rawRequest } from './helpers/raw.js'
-import { httpRequest, memoryLog, startServer, watchEscapes } from './helpers/server.js'
+import { eventually, httpRequest, memoryLog, startServer, watchEscapes } from './helpers/server.js'
 
 /** A native app that answers what it was told about its client. */
 const whoAmI: App = (req, res) => {
@@ -350,6 +351,20 @@ t.test('node interface: an untrusted proxy changes nothing for Express', async (
   t.same(JSON.parse(reply.body.toString()), { ip: '127.0.0.1', protocol: 'http' })
 })
 
+t.test('pegasus/http trusts no proxy unless asked, as node:http reads no X-Forwarded-*', async (t) => {
+  for (const [options, expected] of [
+    [{}, '127.0.0.1'],
+    [{ forwardedAllowIps: '127.0.0.1' }, '198.51.100.1'],
+  ] as const) {
+    const server = createHttpServer({ ...options, log: memoryLog().log }, (req, res) => res.end(req.socket.remoteAddress))
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const { port } = server.address() as net.AddressInfo
+    const reply = await httpRequest(`http://127.0.0.1:${port}/`, { headers: { 'X-Forwarded-For': '198.51.100.1', Connection: 'close' } })
+    t.equal(reply.body.toString(), expected, JSON.stringify(options))
+    await new Promise((resolve) => server.close(resolve))
+  }
+})
+
 const fetchWho: FetchHandler = (request, info) =>
   Response.json({
     url: request.url,
@@ -396,6 +411,23 @@ t.test('fetch interface: a Hono app sees the forwarded URL and client', async (t
   const reply = await httpRequest(`${s.origin}/who`, { headers: { 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'api.example', 'X-Forwarded-For': '192.0.2.77' } })
   t.same(JSON.parse(reply.body.toString()), { url: 'https://api.example/who', proto: 'https:' })
   t.equal(s.outLines()[0], 'INFO: 192.0.2.77:- - "GET /who HTTP/1.1" 200 OK')
+})
+
+t.test('a client gone before its address was read has none', async (t) => {
+  let seen: unknown = null
+  const s = await startServer(t, async (req, res) => {
+    // (The client's FIN aborts the signal before the socket is closed.)
+    await new Promise((resolve) => req.socket.once('close', resolve))
+    seen = { address: req.remoteAddress, port: req.remotePort, family: req.remoteFamily }
+    res.end()
+  }, { bufferBody: 0 })
+  const client = await RawClient.connect(s.port)
+  // A body that never completes: the client's leaving closes the connection at once.
+  await client.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nab')
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  client.destroy()
+  t.ok(await eventually(() => seen !== null))
+  t.same(seen, { address: undefined, port: undefined, family: undefined })
 })
 
 t.test('an error answered before any request names the peer in the access log', async (t) => {

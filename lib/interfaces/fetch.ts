@@ -313,10 +313,7 @@ class ClientInfo implements FetchInfo {
   }
   requestIP(): ReturnType<FetchInfo['requestIP']> {
     const engine = this.engine
-    const address = engine.remoteAddress
-    // (Of the client a proxy named, as of the socket's own peer: an IPv4-mapped address is IPv6.)
-    const family = address === undefined ? undefined : address.includes(':') ? 'IPv6' : 'IPv4'
-    return { address, port: engine.remotePort, family }
+    return { address: engine.remoteAddress, port: engine.remotePort, family: engine.remoteFamily }
   }
 }
 

@@ -97,10 +97,7 @@ class ClientSocket implements ProxyHandler<Socket> {
     const engine = this.engine
     if (name === 'remoteAddress') return engine.remoteAddress
     if (name === 'remotePort') return engine.remotePort
-    if (name === 'remoteFamily') {
-      const address = engine.remoteAddress
-      return address === undefined ? undefined : address.includes(':') ? 'IPv6' : 'IPv4'
-    }
+    if (name === 'remoteFamily') return engine.remoteFamily
     if (name === 'encrypted') {
       const proto = engine.forwarded?.proto
       if (proto !== undefined) return proto === 'https'
