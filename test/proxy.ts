@@ -96,13 +96,15 @@ t.test('a trusted peer (the default list) sets the client from X-Forwarded-*', a
   t.equal(who.port, null, 'the proxy gave no port')
   t.same(who.forwarded, { address: '203.0.113.7', proto: 'https', host: 'shop.example:8443' })
   t.equal(who.xff, '203.0.113.7', 'the fields are still passed to the app')
+  const lookalike = await ask(s.origin, { 'X-Request-Start': 't=1', Fortunate: 'yes' })
+  t.equal(lookalike.forwarded, null, 'fields that only look like forwarding fields')
   const plain = await ask(s.origin, {})
   t.equal(plain.address, '127.0.0.1', 'without fields the peer is the client')
   t.type(plain.port, 'number')
   t.equal(plain.forwarded, null)
   const lines = s.outLines()
   t.equal(lines[0], 'INFO: 203.0.113.7:- - "GET / HTTP/1.1" 200 OK', "the access log names the client, '-' for an unknown port")
-  t.match(lines[1], /^INFO: 127\.0\.0\.1:\d+ - "GET \/ HTTP\/1\.1" 200 OK$/)
+  t.match(lines[2], /^INFO: 127\.0\.0\.1:\d+ - "GET \/ HTTP\/1\.1" 200 OK$/)
 })
 
 t.test('an untrusted peer: the fields are passed through untouched and ignored', async (t) => {
