@@ -71,6 +71,21 @@ t.test('forwardedAllowIps: addresses, CIDRs, *, strings and IPv4-mapped peers', 
   t.notOk(cidrs.trusts('2001:db9::1'))
   t.notOk(cidrs.trusts('127.0.0.1'))
 
+  const mapped = new AllowList('::ffff:10.0.0.0/104, ::ffff:192.0.2.1, fe80::/10, 2001:db8:8000::/33')
+  t.ok(mapped.trusts('10.9.9.9'), 'an IPv4-mapped rule covers plain IPv4')
+  t.ok(mapped.trusts('fe80::1%eth0'), 'a zone is left out')
+  t.ok(mapped.trusts('2001:db8:ffff::1'))
+  t.notOk(mapped.trusts('2001:db8:7fff::1'), 'a prefix that ends inside a group')
+  t.ok(mapped.trusts('::ffff:c000:201'), 'the hexadecimal spelling of a mapped address')
+  t.ok(new AllowList('1:2:3:4:5:6:1.2.3.4').trusts('1:2:3:4:5:6:102:304'))
+  t.notOk(mapped.trusts('11.0.0.1'))
+  t.ok(new AllowList('::/0').trusts('::'))
+  t.ok(new AllowList('0.0.0.0/0').trusts('203.0.113.1'))
+  t.ok(new AllowList('1:2:3:4:5:6:7::').trusts('1:2:3:4:5:6:7:0'))
+  for (const bad of ['1::2::3', ':1:2:3:4:5:6:7', '1:2:3:4:5:6:7:8:9', '1:2:3:4:5:6:7:8::', '::ffff:1.2.3.999', '::g', '1:2:3', '1.2.3', '1.02.3.4', '256.1.1.1', '1.2.3.4.5']) {
+    t.notOk(mapped.trusts(bad), `not an address: ${bad}`)
+  }
+
   const all = new AllowList(['*'])
   t.ok(all.all)
   t.ok(all.trusts('203.0.113.9'))
