@@ -360,6 +360,18 @@ t.test('node interface: the socket view is the socket for everything else', asyn
   t.same(seen, { same: true, writable: true, timeoutSet: true, untouched: '127.0.0.1' }, 'without fields: the socket itself')
 })
 
+t.test('an upgrade request from a proxy names the client too', async (t) => {
+  const s = await startServer(t, ((req: unknown, res: { end(text: string): void }) => res.end('plain')) as never, {
+    interface: 'node',
+    upgrade: ((req: import('node:http').IncomingMessage, socket: net.Socket) => {
+      socket.end(`HTTP/1.1 101 Switching Protocols\r\nX-Client: ${req.socket.remoteAddress}\r\n\r\n`)
+    }) as never,
+  })
+  const raw = await rawRequest(s.port, get('/', 'Connection: upgrade\r\nUpgrade: test\r\nX-Forwarded-For: 192.0.2.61\r\n'))
+  t.equal(raw.responses[0].statusCode, 101)
+  t.equal(raw.responses[0].headers['x-client'], '192.0.2.61')
+})
+
 t.test('node interface: an untrusted proxy changes nothing for Express', async (t) => {
   const app = express()
   app.get('/', (req, res) => res.json({ ip: req.ip, protocol: req.protocol }))
