@@ -12,6 +12,8 @@ import { Response, type ResponseOwner, type WriteCallback } from './response.js'
 import { Progress } from './progress.js'
 import type { Dispatcher } from './dispatch.js'
 import type { Log } from './log.js'
+import { readForwarded, type AllowList, type Forwarded } from './proxy.js'
+import { readProxyHeader } from './proxy-protocol.js'
 
 export interface ConnectionSettings {
   readonly limits: ParserLimits
@@ -47,6 +49,10 @@ export interface ConnectionSettings {
    * requests are served as plain HTTP/1.1.
    */
   upgrade: UpgradeHandler | null
+  /** Peers whose X-Forwarded-* / Forwarded fields (and PROXY headers) are believed. */
+  readonly forwardedAllowIps: AllowList
+  /** Every connection starts with a PROXY protocol header (v1 or v2), from a trusted peer. */
+  readonly proxyProtocol: boolean
   readonly closed: (conn: Connection) => void
 }
 
@@ -131,6 +137,12 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
   private readonly bodyProgress: Progress
   /** Output the client has yet to take (bytes the socket has passed on), likewise. */
   private readonly outProgress: Progress
+  /** Whether the peer is trusted (forwardedAllowIps): -1 until first asked, then 0 or 1. */
+  private trust: number
+  /** The client a PROXY protocol header named, or null (none, or it kept the socket's own). */
+  private proxySource: { readonly address: string; readonly port: number } | null
+  /** The PROXY header's bytes so far while it is awaited; null once read, or when it is off. */
+  private proxyHeader: Buffer | null
 
   constructor(socket: Socket, settings: ConnectionSettings) {
     this.socket = socket
@@ -164,11 +176,73 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
     this.endedAt = 0
     this.bodyProgress = new Progress()
     this.outProgress = new Progress()
+    this.trust = -1
+    this.proxySource = null
+    this.proxyHeader = null
     socket.on('data', this.dataListener)
     socket.on('end', this.endListener)
     socket.on('drain', this.drainListener)
     socket.on('error', ignore)
     socket.on('close', this.closeListener)
+    if (settings.proxyProtocol) {
+      if (settings.forwardedAllowIps.trusts(socket.remoteAddress)) this.proxyHeader = NOTHING
+      else {
+        // Anyone could claim any address in it: only a balancer we trust may send one. (The
+        // close is asynchronous: the server has not added this connection to its set yet.)
+        settings.log.warn(`Closing a connection from ${socket.remoteAddress}: PROXY protocol from a peer not in forwardedAllowIps`)
+        socket.destroy()
+      }
+    }
+  }
+
+  // --- The peer -------------------------------------------------------------------------------
+
+  get peerAddress(): string | undefined {
+    return this.proxySource !== null ? this.proxySource.address : this.socket.remoteAddress
+  }
+
+  get peerPort(): number | undefined {
+    return this.proxySource !== null ? this.proxySource.port : this.socket.remotePort
+  }
+
+  get viaProxyProtocol(): boolean {
+    return this.proxySource !== null
+  }
+
+  /** Forwarding fields count only from a trusted peer, decided once: the peer never changes. */
+  forwardedOf(head: RequestHead): Forwarded | null {
+    const list = this.settings.forwardedAllowIps
+    if (this.trust === -1) this.trust = list.trusts(this.peerAddress) ? 1 : 0
+    return this.trust === 1 ? readForwarded(head, list) : null
+  }
+
+  /**
+   * The PROXY header comes before any HTTP byte: returns what follows it once it is whole, or
+   * null while it is not (or when it was bad and the connection is closed).
+   */
+  private readProxy(chunk: Buffer): Buffer | null {
+    const pending = this.proxyHeader as Buffer
+    const data = pending.length === 0 ? chunk : Buffer.concat([pending, chunk])
+    let header
+    try {
+      header = readProxyHeader(data)
+    } catch (error) {
+      this.refuseProxy((error as Error).message)
+      return null
+    }
+    if (header === null) {
+      this.proxyHeader = data
+      return null
+    }
+    this.proxyHeader = null
+    this.proxySource = header.source
+    return data.subarray(header.length)
+  }
+
+  /** No valid PROXY header: closed without an HTTP answer (the peer is a balancer, not a client). */
+  private refuseProxy(reason: string): void {
+    this.settings.log.warn(`Closing a connection from ${this.socket.remoteAddress}: ${reason}`)
+    this.destroy()
   }
 
   // The socket's listeners, kept so that an upgrade removes ours and no one else's.
@@ -181,6 +255,11 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
 
   private onData(chunk: Buffer): void {
     if (this.ended) return
+    if (this.proxyHeader !== null) {
+      const rest = this.readProxy(chunk)
+      if (rest === null || rest.length === 0) return
+      chunk = rest
+    }
     // Responses made while this chunk is parsed (synchronous apps, pipelining) leave in one
     // write when it is done. (A flush scheduled by send() has always run by now: ticks run
     // before the next I/O callback.)
@@ -416,6 +495,10 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
   }
 
   private onEnd(): void {
+    if (this.proxyHeader !== null) {
+      this.refuseProxy('The connection ended before its PROXY protocol header')
+      return
+    }
     this.clientEnded = true
     // Bytes sent before the FIN wait unparsed (reading is paused): judged once they are parsed.
     if (this.remainder === null) this.clientDone()
@@ -649,8 +732,7 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
 
   private logAccess(res: Response, status = res.statusCode): void {
     const req = res.req
-    const socket = this.socket
-    this.settings.log.access(socket.remoteAddress, socket.remotePort, req.method, req.url, req.httpVersion, status)
+    this.settings.log.access(req.remoteAddress, req.remotePort, req.method, req.url, req.httpVersion, status)
   }
 
   /**
@@ -675,8 +757,7 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
       if (res !== undefined) this.logAccess(res, error.status)
       // A head that timed out never became a request: no line for it.
       else if (error.status !== 408) {
-        const socket = this.socket
-        this.settings.log.access(socket.remoteAddress, socket.remotePort, '-', '-', '1.1', error.status)
+        this.settings.log.access(this.peerAddress, this.peerPort, '-', '-', '1.1', error.status)
       }
     }
     this.end()
@@ -809,6 +890,10 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
       // Once our last bytes have left, the client gets the linger time to close first.
       if (this.socket.writableLength > 0) this.endedAt = time
       else if (time - this.endedAt >= settings.lingerTimeout) this.destroy()
+      return
+    }
+    if (this.proxyHeader !== null) {
+      if (expired(settings.headersTimeout, time - this.idleSince)) this.refuseProxy('No PROXY protocol header in time')
       return
     }
     if (settings.appTimeout > 0) this.sweepApps(time)

@@ -3,6 +3,7 @@
 import type { Socket } from 'node:net'
 import type { RequestHead } from './http/head.js'
 import type { Response } from './response.js'
+import type { Forwarded } from './proxy.js'
 
 /** Header fields as node:http builds them (`set-cookie` always a list). */
 export interface RequestHeaders {
@@ -13,6 +14,13 @@ export interface RequestHeaders {
 /** What a Request needs from its connection (implemented by Connection). */
 export interface RequestOwner {
   readonly socket: Socket
+  /** The peer's address and port: a PROXY protocol header's, else the socket's. */
+  readonly peerAddress: string | undefined
+  readonly peerPort: number | undefined
+  /** The peer is a PROXY protocol header's client, not the socket's own. */
+  readonly viaProxyProtocol: boolean
+  /** What a trusted proxy says in `head`; null when the peer is not trusted or says nothing. */
+  forwardedOf(head: RequestHead): Forwarded | null
   /** The app has started to read the body: time to send `100 Continue` if it was asked for. */
   bodyWanted(req: Request): void
   /** Buffered body bytes fell below the high-water mark: reading may go on. */
@@ -87,6 +95,8 @@ export class Request {
   private waiter: Waiter | null
   private controller: AbortController | null
   private abortError: Error | null
+  /** undefined until first asked for (most requests never are). */
+  private _forwarded: Forwarded | null | undefined
 
   constructor(owner: RequestOwner, head: RequestHead) {
     this.owner = owner
@@ -106,6 +116,7 @@ export class Request {
     this.waiter = null
     this.controller = null
     this.abortError = null
+    this._forwarded = undefined
   }
 
   // --- Target ---------------------------------------------------------------------------------
@@ -196,12 +207,36 @@ export class Request {
     return this.owner.socket
   }
 
-  get remoteAddress(): string | undefined {
-    return this.owner.socket.remoteAddress
+  /**
+   * What a trusted proxy (forwardedAllowIps) said about the client in X-Forwarded-For, -Proto,
+   * -Host or Forwarded; null when the peer is not trusted or sent none of them. Read lazily.
+   */
+  get forwarded(): Forwarded | null {
+    if (this._forwarded === undefined) this._forwarded = this.owner.forwardedOf(this.head)
+    return this._forwarded
   }
 
+  /** The client as a trusted proxy gave it, else the peer (a PROXY header's, else the socket's). */
+  get remoteAddress(): string | undefined {
+    const forwarded = this.forwarded
+    return forwarded !== null && forwarded.address !== undefined ? forwarded.address : this.owner.peerAddress
+  }
+
+  /** Goes with remoteAddress: undefined when a proxy gave the client's address without its port. */
   get remotePort(): number | undefined {
-    return this.owner.socket.remotePort
+    const forwarded = this.forwarded
+    return forwarded !== null && forwarded.address !== undefined ? forwarded.port : this.owner.peerPort
+  }
+
+  /** `IPv4` or `IPv6` (an IPv4-mapped address is IPv6, as sockets say), for remoteAddress. */
+  get remoteFamily(): string | undefined {
+    const address = this.remoteAddress
+    return address === undefined ? undefined : address.includes(':') ? 'IPv6' : 'IPv4'
+  }
+
+  /** The client's address, port or scheme is not the socket's own (a proxy said so). */
+  get proxied(): boolean {
+    return this.owner.viaProxyProtocol || this.forwarded !== null
   }
 
   /** Fires when the client goes away before the exchange is over. */

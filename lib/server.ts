@@ -12,6 +12,7 @@ import { invokeFetch, type FetchHandler } from './interfaces/fetch.js'
 import { resolveApp, type InterfaceName, type ResolvedApp } from './interfaces/auto.js'
 import type { Response } from './response.js'
 import type { Request } from './request.js'
+import { AllowList } from './proxy.js'
 
 export type { App } from './interfaces/native.js'
 export type { NodeApp } from './interfaces/node/adapter.js'
@@ -22,6 +23,8 @@ export type { Response } from './response.js'
 export { HttpError } from './http/errors.js'
 export type { UpgradeHandler } from './connection.js'
 export { Log } from './log.js'
+export type { Forwarded } from './proxy.js'
+export { DEFAULT_FORWARDED_ALLOW_IPS } from './proxy.js'
 
 export interface ServerOptions extends Partial<ParserLimits> {
   /**
@@ -87,6 +90,19 @@ export interface ServerOptions extends Partial<ParserLimits> {
    * requests are served as plain HTTP/1.1.
    */
   upgrade?: (req: never, socket: Socket, head: Buffer) => void
+  /**
+   * Peers trusted to say who the client is: addresses, IPv4/IPv6 CIDRs or `*`, as a list or a
+   * comma-separated string (default `['127.0.0.1', '::1']`; `[]`: none). From them only,
+   * X-Forwarded-For, -Proto, -Host and Forwarded set `req.remoteAddress`, the access log's
+   * client, the fetch request's URL and the node interface's `req.socket` view.
+   */
+  forwardedAllowIps?: string | readonly string[]
+  /**
+   * Every connection starts with a PROXY protocol header (v1 or v2) from a load balancer in
+   * forwardedAllowIps; its client becomes the connection's peer. A connection without a valid
+   * one is closed, with a WARN line (default false).
+   */
+  proxyProtocol?: boolean
 }
 
 export interface ServerAddress {
@@ -173,6 +189,8 @@ export class Server {
       minDataRate: atLeast('minDataRate', options.minDataRate ?? DEFAULT_MIN_DATA_RATE, 0),
       minDataRateGrace: atLeast('minDataRateGrace', options.minDataRateGrace ?? DEFAULT_MIN_DATA_RATE_GRACE, 0),
       upgrade: null,
+      forwardedAllowIps: new AllowList(options.forwardedAllowIps),
+      proxyProtocol: options.proxyProtocol ?? false,
       closed: (conn) => this.connectionClosed(conn),
     }
     this.sweeper = null

@@ -226,12 +226,21 @@ function hasBody(request: FetchRequest): boolean {
   return head.chunked || head.contentLength > 0
 }
 
-/** The absolute URL: the scheme, the Host field (else the server's address) and the target. */
+/**
+ * The absolute URL: the scheme, the Host field (else the server's address) and the target; a
+ * trusted proxy's forwarded scheme and host win over the connection's own.
+ */
 function urlOf(engine: EngineRequest, scheme: string): string {
   const target = engine.url
   // absolute-form carries its own origin.
   if (target.charCodeAt(0) !== 47 && target !== '*') return target
-  const host = engine.header('host')
+  const forwarded = engine.forwarded
+  let host: string | undefined
+  if (forwarded !== null) {
+    if (forwarded.proto !== undefined) scheme = forwarded.proto
+    host = forwarded.host
+  }
+  host ??= engine.header('host')
   let authority: string
   if (host !== undefined && host !== '') authority = host
   else {
@@ -303,8 +312,8 @@ class ClientInfo implements FetchInfo {
     return { hostname: this.engine.remoteAddress, port: this.engine.remotePort, transport: 'tcp' }
   }
   requestIP(): ReturnType<FetchInfo['requestIP']> {
-    const socket = this.engine.socket
-    return { address: socket.remoteAddress, port: socket.remotePort, family: socket.remoteFamily }
+    const engine = this.engine
+    return { address: engine.remoteAddress, port: engine.remotePort, family: engine.remoteFamily }
   }
 }
 

@@ -52,7 +52,7 @@ interface Fed extends http.IncomingMessage {
  * the engine's request at the pace the reader takes it.
  */
 export function incomingMessage(socket: Socket, engine: Request): http.IncomingMessage {
-  const req = new http.IncomingMessage(socket) as Fed
+  const req = new http.IncomingMessage(engine.proxied ? clientSocket(socket, engine) : socket) as Fed
   const head = engine.head
   req.method = engine.method
   req.url = engine.url
@@ -74,6 +74,38 @@ export function incomingMessage(socket: Socket, engine: Request): http.IncomingM
     req.push(null)
   }
   return req
+}
+
+/**
+ * Behind a trusted proxy (or a PROXY header) the request's `socket` is a view of the connection's
+ * socket that answers the client's address, port, family and (for a forwarded scheme)
+ * `encrypted`, what Express's req.ip and req.protocol read. A view per request, because one
+ * keep-alive connection from a proxy carries requests of different clients; everything else is
+ * the socket's own (reads, writes, listeners and methods reach the socket itself).
+ */
+function clientSocket(socket: Socket, engine: Request): Socket {
+  return new Proxy(socket, new ClientSocket(engine))
+}
+
+class ClientSocket implements ProxyHandler<Socket> {
+  private readonly engine: Request
+  constructor(engine: Request) {
+    this.engine = engine
+  }
+
+  get(socket: Socket, name: string | symbol): unknown {
+    const engine = this.engine
+    if (name === 'remoteAddress') return engine.remoteAddress
+    if (name === 'remotePort') return engine.remotePort
+    if (name === 'remoteFamily') return engine.remoteFamily
+    if (name === 'encrypted') {
+      const proto = engine.forwarded?.proto
+      if (proto !== undefined) return proto === 'https'
+    }
+    // Getters run on the socket itself; methods are called on the view, whose writes land on
+    // the socket (the handler has no `set`).
+    return Reflect.get(socket, name, socket)
+  }
 }
 
 function readBody(this: Fed): void {

@@ -22,7 +22,7 @@ type PegasusOptions = Omit<
  * node:http's server options (`maxHeaderSize` is node's: the whole head), and Pegasus's. Unlike
  * Pegasus's own createServer, the defaults are node's where node has the setting, and off where
  * it has none, so that an app behaves as it did on node:http: no cap on app calls in flight
- * (`threads`) and no `appTimeout`, unless asked for.
+ * (`threads`), no `appTimeout` and no trusted proxies (`forwardedAllowIps`), unless asked for.
  */
 export interface ServerOptions extends http.ServerOptions, PegasusOptions {}
 
@@ -173,6 +173,8 @@ export class Server extends net.Server {
     const engine = new Engine(this.dispatch, {
       threads: UNLIMITED,
       appTimeout: 0,
+      // node:http never reads X-Forwarded-*: neither does a drop-in, unless asked to.
+      forwardedAllowIps: [],
       ...pegasusOptions(options),
       interface: 'node',
       log: this.log,
@@ -257,6 +259,8 @@ const PEGASUS_OPTIONS = [
   'minDataRateGrace',
   'maxRequestLineSize',
   'maxBodySize',
+  'forwardedAllowIps',
+  'proxyProtocol',
 ] as const
 
 /** node:http's createServer([options], listener), served by Pegasus. */
