@@ -2,6 +2,7 @@
 // (pipelining), writes their responses in that order, pauses reading under backpressure and
 // owns keep-alive and the connection's timeouts.
 import type { Socket } from 'node:net'
+import { performance } from 'node:perf_hooks'
 import { Parser, type ParserHandler, type ParserLimits } from './http/parser.js'
 import type { RequestHead } from './http/head.js'
 import { HttpError } from './http/errors.js'
@@ -235,6 +236,8 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
     const req = new Request(this, head)
     const res = new Response(this, req)
     req.response = res
+    // The access log's durations (T, D, M, L): measured from here only when its format has them.
+    if (this.settings.accessLog && this.settings.log.timing) res.startedAt = performance.now()
     if (this.closing) res.closeConnection()
     if (this.last === null) this.first = res
     else this.last.next = res
@@ -648,9 +651,7 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
   }
 
   private logAccess(res: Response, status = res.statusCode): void {
-    const req = res.req
-    const socket = this.socket
-    this.settings.log.access(socket.remoteAddress, socket.remotePort, req.method, req.url, req.httpVersion, status)
+    this.settings.log.served(res.req, res, status)
   }
 
   /**
