@@ -332,7 +332,7 @@ class NodeExchange implements ExternalOutput {
     const engine = this.engine
     engine.statusCode = res.statusCode
     // The head node sent, for the access log's response fields.
-    engine.sentHead = (res as unknown as { _header: string | null })._header ?? ''
+    engine.sentHead = (res as unknown as { _header: string })._header
     // An unread `100-continue` body may or may not come: the connection closes after this.
     const unread = engine.expectContinue && !engine.req.complete
     engine.completeExternally((res as unknown as { _last: boolean })._last || !res.shouldKeepAlive || unread)
