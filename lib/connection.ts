@@ -673,7 +673,12 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
     this.out.push(head + body)
     this.flush()
     if (this.settings.accessLog) {
-      if (res !== undefined) this.logAccess(res, error.status)
+      if (res !== undefined) {
+        // This answer is the exchange's: its line shows what went out.
+        res.sentHead = head
+        res.bodyBytes = Buffer.byteLength(body)
+        this.logAccess(res, error.status)
+      }
       // A head that timed out never became a request: no line for it.
       else if (error.status !== 408) {
         const socket = this.socket

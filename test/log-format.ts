@@ -156,6 +156,15 @@ t.test('byte counts of a body streamed with its length, and of an HTTP/1.0 body'
   t.same(server.lines(), ['HTTP/1.0 6 6'])
 })
 
+t.test("an exchange answered by the server's error response: what went out", async (t) => {
+  const logged = logWith({ accessLogFormat: '%(r)s %(s)s %(b)s %({content-type}o)s' })
+  const server = await startServer(t, (_req: Request, res: Response) => res.end('never'), { log: logged.log, accessLog: true, maxBodySize: 5 })
+  const reply = await rawRequest(server.port, 'POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\na\r\n0123456789\r\n0\r\n\r\n')
+  const response = reply.responses[0]
+  t.equal(response.statusCode, 413)
+  t.same(logged.lines(), [`POST /up HTTP/1.1 413 ${response.body.length} text/plain; charset=utf-8`])
+})
+
 t.test('durations measure from the head to the end of the response', async (t) => {
   const server = await serve(t, 'native', { accessLogFormat: '%(T)s %(M)s %(D)s %(L)s' }, async (_req: Request, res: Response) => {
     await delay(120)
