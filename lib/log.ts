@@ -46,9 +46,9 @@ export interface LogOptions {
   errorLogfile?: string
   /**
    * Access lines in gunicorn's format (`%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s"
-   * "%(a)s"`, see the README); default: `INFO: 127.0.0.1:55058 - "POST / HTTP/1.1" 200 OK`.
+   * "%(a)s"`, see the README); default (or null): `INFO: 127.0.0.1:55058 - "POST / HTTP/1.1" 200 OK`.
    */
-  accessLogFormat?: string
+  accessLogFormat?: string | null
   /** Access lines as one JSON object each (keys in the README); not with accessLogFormat. */
   accessLogJson?: boolean
 }
@@ -179,9 +179,9 @@ export class Log {
     this.level = LEVELS[level]
     let compiled: CompiledAccessFormat | null = null
     if (options.accessLogJson === true) {
-      if (options.accessLogFormat !== undefined) throw new AccessFormatError('Give an access log format or JSON access lines, not both')
+      if (options.accessLogFormat != null) throw new AccessFormatError('Give an access log format or JSON access lines, not both')
       compiled = jsonAccessFormat
-    } else if (options.accessLogFormat !== undefined) compiled = compileAccessFormat(options.accessLogFormat)
+    } else if (options.accessLogFormat != null) compiled = compileAccessFormat(options.accessLogFormat)
     this.format = compiled === null ? null : compiled.format
     this.timing = compiled !== null && compiled.timing
     this.countsBytes = compiled !== null && compiled.bytes
