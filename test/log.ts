@@ -109,6 +109,14 @@ t.test('files: access lines to one, every other line to another', async (t) => {
   t.notMatch(fs.readFileSync(access, 'utf8') + fs.readFileSync(errors, 'utf8'), /late|after close/, 'a closed log writes nothing')
 })
 
+t.test('served(): a client whose socket is gone is logged as -:-', async (t) => {
+  const m = memory()
+  const req = { method: 'GET', url: '/x', httpVersion: '1.1', path: '/x', query: '', remoteAddress: undefined, remotePort: undefined, header: () => undefined }
+  m.log.served(req, { bodyBytes: 0, startedAt: 0, sentHead: '' }, 200)
+  m.log.flush()
+  t.same(m.out, ['INFO: -:- - "GET /x HTTP/1.1" 200 OK\n'])
+})
+
 t.test("'-' is the standard streams, as without the options", async (t) => {
   const m = memory({ accessLogfile: '-', errorLogfile: '-' })
   everyLevel(m.log)
