@@ -2,6 +2,7 @@
 // (pipelining), writes their responses in that order, pauses reading under backpressure and
 // owns keep-alive and the connection's timeouts.
 import type { Socket } from 'node:net'
+import { performance } from 'node:perf_hooks'
 import { Parser, type ParserHandler, type ParserLimits } from './http/parser.js'
 import type { RequestHead } from './http/head.js'
 import { HttpError } from './http/errors.js'
@@ -314,6 +315,8 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
     const req = new Request(this, head)
     const res = new Response(this, req)
     req.response = res
+    // The access log's durations (T, D, M, L): measured from here only when its format has them.
+    if (this.settings.accessLog && this.settings.log.timing) res.startedAt = performance.now()
     if (this.closing) res.closeConnection()
     if (this.last === null) this.first = res
     else this.last.next = res
@@ -731,8 +734,7 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
   }
 
   private logAccess(res: Response, status = res.statusCode): void {
-    const req = res.req
-    this.settings.log.access(req.remoteAddress, req.remotePort, req.method, req.url, req.httpVersion, status)
+    this.settings.log.served(res.req, res, status)
   }
 
   /**
@@ -754,7 +756,12 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
     this.out.push(head + body)
     this.flush()
     if (this.settings.accessLog) {
-      if (res !== undefined) this.logAccess(res, error.status)
+      if (res !== undefined) {
+        // This answer is the exchange's: its line shows what went out.
+        res.sentHead = head
+        res.bodyBytes = Buffer.byteLength(body)
+        this.logAccess(res, error.status)
+      }
       // A head that timed out never became a request: no line for it.
       else if (error.status !== 408) {
         this.settings.log.access(this.peerAddress, this.peerPort, '-', '-', '1.1', error.status)

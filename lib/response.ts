@@ -126,6 +126,12 @@ export class Response {
   broken: boolean
   /** Set by an interface that writes the socket itself; null for the native interface. */
   external: ExternalOutput | null
+  /** Body bytes sent, framing excluded (for the access log). */
+  bodyBytes: number
+  /** performance.now() when the head was read, set when the access log wants durations; else 0. */
+  startedAt: number
+  /** The head as it went out ('' until then), for the access log's response fields. */
+  sentHead: string
   private callbacks: (() => void)[] | null
   /** Write callbacks of output held back behind an earlier response: called once it is written. */
   private writeCallbacks: WriteCallback[] | null
@@ -159,6 +165,9 @@ export class Response {
     this.failure = null
     this.broken = false
     this.external = null
+    this.bodyBytes = 0
+    this.startedAt = 0
+    this.sentHead = ''
     this.callbacks = null
     this.writeCallbacks = null
     this.names = []
@@ -364,6 +373,7 @@ export class Response {
         this.owner.send(this, body as string | Uint8Array, false)
       }
       this.sentLength = length
+      if (this.framing !== NO_BODY) this.bodyBytes = length
     } else {
       if (length > 0 && this.framing !== NO_BODY) this.sendBody(body as string | Uint8Array, length)
       if (this.framing === CHUNKED) this.owner.send(this, LAST_CHUNK, false)
@@ -423,6 +433,7 @@ export class Response {
 
   private sendBody(chunk: string | Uint8Array, length: number): boolean {
     if (this.framing === CHUNKED) {
+      this.bodyBytes += length
       this.owner.send(this, `${length.toString(16)}\r\n`, false)
       this.owner.send(this, chunk, false)
       return this.owner.send(this, CHUNK_END, false)
@@ -431,6 +442,7 @@ export class Response {
       throw new Error(`Response body longer than its Content-Length (${this.declaredLength})`)
     }
     this.sentLength += length
+    this.bodyBytes += length
     return this.owner.send(this, chunk, false)
   }
 
@@ -505,6 +517,7 @@ export class Response {
     } else {
       head += '\r\n'
     }
+    this.sentHead = head
     return head
   }
 

@@ -7,7 +7,7 @@ import { Dispatcher } from './dispatch.js'
 import { DEFAULT_LIMITS, type ParserLimits } from './http/parser.js'
 import { Log } from './log.js'
 import { invokeNative, type App } from './interfaces/native.js'
-import { invokeNode, upgradeRequest, type NodeApp } from './interfaces/node/adapter.js'
+import { invokeNode, upgradeRequest, type NodeApp, type NodeOptions } from './interfaces/node/adapter.js'
 import { invokeFetch, type FetchHandler } from './interfaces/fetch.js'
 import { resolveApp, type InterfaceName, type ResolvedApp } from './interfaces/auto.js'
 import type { Response } from './response.js'
@@ -22,9 +22,9 @@ export type { Request } from './request.js'
 export type { Response } from './response.js'
 export { HttpError } from './http/errors.js'
 export type { UpgradeHandler } from './connection.js'
-export { Log } from './log.js'
 export type { Forwarded } from './proxy.js'
 export { DEFAULT_FORWARDED_ALLOW_IPS } from './proxy.js'
+export { Log, LogFileError, AccessFormatError, type LogOptions, type LogLevel } from './log.js'
 
 export interface ServerOptions extends Partial<ParserLimits> {
   /**
@@ -133,7 +133,7 @@ export class Server {
   readonly app: Pick<ResolvedApp, 'interface' | 'label'>
   private readonly ready: Promise<unknown> | null
   /** What the node interface reads per response (node's Keep-Alive header). */
-  private readonly nodeOptions: { keepAliveTimeout: number }
+  private readonly nodeOptions: NodeOptions
   private readonly net: net.Server
   private readonly settings: ConnectionSettings
   private readonly connections: Set<Connection>
@@ -161,7 +161,8 @@ export class Server {
     const maxQueue = options.maxQueue === undefined ? -1 : atLeast('maxQueue', options.maxQueue, 0)
     const keepAliveTimeout = atLeast('keepAliveTimeout', options.keepAliveTimeout ?? DEFAULT_KEEP_ALIVE_TIMEOUT, 0)
     let invoke: (res: Response) => void
-    const nodeOptions = { keepAliveTimeout }
+    // The node interface counts body bytes only for an access format that shows them.
+    const nodeOptions: NodeOptions = { keepAliveTimeout, countBytes: (options.accessLog ?? false) && log.countsBytes }
     this.nodeOptions = nodeOptions
     if (resolved.interface === 'native') {
       const handler = resolved.handler as App

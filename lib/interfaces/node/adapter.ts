@@ -11,9 +11,13 @@ import type { ExternalOutput, Response, WriteCallback } from '../../response.js'
 
 export type NodeApp = (req: http.IncomingMessage, res: http.ServerResponse) => unknown
 
-/** What the adapter needs of the server: its keep-alive timeout, for node's Keep-Alive header. */
+/**
+ * What the adapter needs of the server: its keep-alive timeout, for node's Keep-Alive header;
+ * whether to count body bytes (an access log that shows them).
+ */
 export interface NodeOptions {
   keepAliveTimeout: number
+  countBytes?: boolean
 }
 
 /** node's own error for a connection cut under a request (`code: 'ECONNRESET'`, message 'aborted'). */
@@ -253,6 +257,35 @@ function flushOutput(this: Outgoing, socket: Socket): boolean | undefined {
   return ok
 }
 
+// The body bytes an app's writes put out, as the access log counts them (node keeps no count):
+// ServerResponse's own write and end, counting what they accepted into a body.
+const nodeWrite = http.ServerResponse.prototype.write
+const nodeEnd = http.ServerResponse.prototype.end
+
+function bodyLength(chunk: unknown, encoding: unknown): number {
+  if (typeof chunk === 'string') return Buffer.byteLength(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8')
+  return chunk instanceof Uint8Array ? chunk.byteLength : 0
+}
+
+/** Counts into the engine's response what node took as body (none for HEAD, 204, 304). */
+function count(res: Outgoing, length: number): void {
+  if ((res as unknown as { _hasBody: boolean })._hasBody) res[kExchange].engine.bodyBytes += length
+}
+
+function countedWrite(this: Outgoing, chunk: unknown, encoding?: unknown, callback?: unknown): boolean {
+  const open = !this.writableEnded && !this.destroyed
+  const ok = (nodeWrite as (...args: unknown[]) => boolean).call(this, chunk, encoding, callback)
+  if (open) count(this, bodyLength(chunk, encoding))
+  return ok
+}
+
+function countedEnd(this: Outgoing, chunk?: unknown, encoding?: unknown, callback?: unknown): Outgoing {
+  const open = !this.writableEnded && !this.destroyed
+  ;(nodeEnd as (...args: unknown[]) => unknown).call(this, chunk, encoding, callback)
+  if (open) count(this, typeof chunk === 'function' ? 0 : bodyLength(chunk, encoding))
+  return this
+}
+
 /** node's 'finish' on the response: its exchange is complete. */
 function responseFinished(this: Outgoing): void {
   this[kExchange].finished()
@@ -282,6 +315,10 @@ class NodeExchange implements ExternalOutput {
     if (replaceWrites) {
       res._writeRaw = writeRaw
       res._flushOutput = flushOutput
+    }
+    if (options.countBytes === true) {
+      res.write = countedWrite
+      res.end = countedEnd as Outgoing['end']
     }
     this.req = req
     this.res = res
@@ -326,6 +363,8 @@ class NodeExchange implements ExternalOutput {
     this.let()
     const engine = this.engine
     engine.statusCode = res.statusCode
+    // The head node sent, for the access log's response fields.
+    engine.sentHead = (res as unknown as { _header: string })._header
     // An unread `100-continue` body may or may not come: the connection closes after this.
     const unread = engine.expectContinue && !engine.req.complete
     engine.completeExternally((res as unknown as { _last: boolean })._last || !res.shouldKeepAlive || unread)
