@@ -117,7 +117,8 @@ function processesTable(results) {
   for (const scenario of results.filter((s) => s.name === 'close' || s.name === 'workers')) {
     for (const row of scenario.rows) {
       if (row.median === null) continue
-      const shares = row.runs.map((run) => (run.workerShares.length > 0 ? run.workerShares.map(percent).join(' / ') : '–')).join('; ')
+      const spread = row.runs.filter((run) => run.workerShares.length > 0)
+      const shares = spread.length === 0 ? '–' : spread.map((run) => run.workerShares.map(percent).join(' / ')).join('; ')
       lines.push([scenario.name, row.label, row.processes === 1 ? '1' : `1 + ${row.processes - 1}`, ms(row.median.cpuPer1k), ms(row.median.primaryCpuPer1k), shares, row.processes === 1 ? 'one process: all of it is the server' : ''])
     }
   }
@@ -251,6 +252,8 @@ const COLORS = {
   'pegasus-w2-shared': '#f08080',
   'pegasus-w2-reuseport': '#fa8072',
   'node-cluster': '#4d4d4d',
+  'node-cluster-shared': '#6b6b6b',
+  'node-cluster-reuseport': '#a0a0a0',
   'pegasus-node': '#e377c2',
   'node-http': '#7f7f7f',
   'pegasus-express': '#bcbd22',

@@ -22,7 +22,7 @@ const OWN_SERVERS = ['express-json', 'websocket']
 const MEMBERS = {
   close: [
     'pegasus-single', 'pegasus', 'pegasus-w1', 'pegasus-w1-rr', 'pegasus-w1-shared', 'pegasus-w1-reuseport',
-    'pegasus-w2', 'pegasus-w2-rr', 'pegasus-w2-shared', 'pegasus-w2-reuseport', 'node-http', 'node-cluster',
+    'pegasus-w2', 'pegasus-w2-rr', 'pegasus-w2-shared', 'pegasus-w2-reuseport', 'node-http', 'node-cluster', 'node-cluster-shared', 'node-cluster-reuseport',
   ],
   workers: ['pegasus-single', 'pegasus-w1', 'pegasus-w2', 'pegasus-w2-rr', 'pegasus-w2-shared', 'pegasus-w2-reuseport', 'node-http', 'node-cluster'],
 }
@@ -94,6 +94,8 @@ export function close(h) {
       ['pegasus-w2-shared', 'pegasus-w2-rr'],
       ['pegasus-w2-reuseport', 'pegasus-w2-rr'],
       ['pegasus-w2', 'node-cluster'],
+      ['node-cluster-shared', 'node-cluster'],
+      ['node-cluster-reuseport', 'node-cluster'],
       ['pegasus-single', 'node-http'],
     ],
   })
@@ -514,9 +516,9 @@ async function launch(h, row, scenario, checks) {
   return { row, child, port, log, logFile: spec.logFile }
 }
 
-/** The number of processes in the tree of `pid`, once it reaches `expected` or 10 s have passed. */
+/** The number of processes in the tree of `pid`, once it reaches `expected` or 5 s have passed. */
 async function processCount(pid, expected) {
-  const deadline = Date.now() + 10_000
+  const deadline = Date.now() + 5_000
   let count = processTree(pid).length
   while (count < expected && Date.now() < deadline) {
     await sleep(100)

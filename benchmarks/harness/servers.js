@@ -196,17 +196,26 @@ const pegasusW2Rr = pegasusWorkers({ name: 'pegasus-w2-rr', workers: 2, balance:
 const pegasusW2Shared = pegasusWorkers({ name: 'pegasus-w2-shared', workers: 2, balance: 'shared', scenarios: WORKER_SCENARIOS })
 const pegasusW2Reuseport = pegasusWorkers({ name: 'pegasus-w2-reuseport', workers: 2, balance: 'reuseport', scenarios: WORKER_SCENARIOS })
 
-/** node:http under node:cluster with 2 workers (round-robin through the primary, Linux's default). */
-const nodeCluster = {
-  name: 'node-cluster',
-  label: 'node:http, node:cluster ×2',
-  scenarios: WORKER_SCENARIOS,
-  processes: 3,
-  unavailable: () => null,
-  notApplicable: () => null,
-  version: () => null,
-  launch: (h, port) => ({ ...nodeServer(h, 'node-cluster.mjs', port), args: [join(h.bench, 'servers', 'node-cluster.mjs'), String(port), '127.0.0.1', '2'] }),
+/**
+ * node:http under node:cluster with 2 workers: node:cluster's default (round-robin through the
+ * primary on Linux), and as references for Pegasus's --balance modes, SCHED_NONE (one shared
+ * socket) and a socket per worker with SO_REUSEPORT.
+ */
+function nodeCluster({ name, balance, scenarios }) {
+  return {
+    name,
+    label: `node:http, node:cluster ×2${balance === 'round-robin' ? '' : `, ${BALANCE_LABELS[balance]}`}`,
+    scenarios,
+    processes: 3,
+    unavailable: () => (balance === 'reuseport' && !hasReusePort() ? `needs Node.js >= 22.12 (net's reusePort): this is ${process.version}` : null),
+    notApplicable: () => null,
+    version: () => null,
+    launch: (h, port) => ({ ...nodeServer(h, 'node-cluster.mjs', port), args: [join(h.bench, 'servers', 'node-cluster.mjs'), String(port), '127.0.0.1', '2', balance] }),
+  }
 }
+const nodeClusterRr = nodeCluster({ name: 'node-cluster', balance: 'round-robin', scenarios: WORKER_SCENARIOS })
+const nodeClusterShared = nodeCluster({ name: 'node-cluster-shared', balance: 'shared', scenarios: ['close'] })
+const nodeClusterReuseport = nodeCluster({ name: 'node-cluster-reuseport', balance: 'reuseport', scenarios: ['close'] })
 
 /**
  * Pegasus's node interface serving servers/node-app.mjs, the handler node:http serves: it takes
@@ -448,7 +457,7 @@ const gunicornThreads = {
 /** The servers `--only` chooses from, in the order they run and appear in the table. */
 export const SERVERS = [
   pegasus, pegasusNode, pegasusFetch, nodeHttp, pegasusExpress, express, fastify, pegasusHono, hono, srvx, bun, nginx, gunicornSync, gunicornThreads, pegasusWs, ws,
-  pegasusSingle, pegasusW1, pegasusW1Rr, pegasusW1Shared, pegasusW1Reuseport, pegasusW2, pegasusW2Rr, pegasusW2Shared, pegasusW2Reuseport, nodeCluster,
+  pegasusSingle, pegasusW1, pegasusW1Rr, pegasusW1Shared, pegasusW1Reuseport, pegasusW2, pegasusW2Rr, pegasusW2Shared, pegasusW2Reuseport, nodeClusterRr, nodeClusterShared, nodeClusterReuseport,
 ]
 export const PEGASUS_ACCESS_LOG = pegasusAccessLog
 export const PEGASUS_ACCESS_LOG_FILE = pegasusAccessLogFile
