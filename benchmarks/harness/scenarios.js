@@ -40,7 +40,9 @@ export function serversFor(h, scenario) {
 
 /** GET /, one wrk thread, 100 keep-alive connections. */
 export function hello(h) {
-  return throughput(h, 'hello', { servers: serversFor(h, 'hello'), baseline: 'node-http', threads: 1, connections: 100 })
+  // The CLI (a primary and a worker since issue 11) against the single process it replaced.
+  const compare = [['pegasus', 'pegasus-single']]
+  return throughput(h, 'hello', { servers: serversFor(h, 'hello'), baseline: 'node-http', threads: 1, connections: 100, compare })
 }
 
 /** The seed's own measurement: wrk -t4 -c400 -d10s GET /. */
