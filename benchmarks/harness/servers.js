@@ -137,7 +137,7 @@ function cliLacks(h, flag) {
 }
 
 /** SO_REUSEPORT through net's `reusePort` listen option: Node.js 22.12+ (23.1+ on the 23 line). */
-export function hasReusePort(version = process.versions.node) {
+function hasReusePort(version = process.versions.node) {
   const [major, minor] = version.split('.').map(Number)
   return major >= 24 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12)
 }
@@ -210,7 +210,10 @@ function nodeCluster({ name, balance, scenarios }) {
     unavailable: () => (balance === 'reuseport' && !hasReusePort() ? `needs Node.js >= 22.12 (net's reusePort): this is ${process.version}` : null),
     notApplicable: () => null,
     version: () => null,
-    launch: (h, port) => ({ ...nodeServer(h, 'node-cluster.mjs', port), args: [join(h.bench, 'servers', 'node-cluster.mjs'), String(port), '127.0.0.1', '2', balance] }),
+    launch(h, port) {
+      const server = nodeServer(h, 'node-cluster.mjs', port)
+      return { ...server, args: [...server.args, '2', balance] }
+    },
   }
 }
 const nodeClusterRr = nodeCluster({ name: 'node-cluster', balance: 'round-robin', scenarios: WORKER_SCENARIOS })
