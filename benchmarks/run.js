@@ -12,13 +12,13 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { killAll } from './harness/processes.js'
 import { chart, json, machineLines, markdown } from './harness/report.js'
-import { accessLog, echo, expressJson, hello, idle, pipelined, seed, serversFor, streaming, websocket } from './harness/scenarios.js'
+import { accessLog, close, echo, expressJson, hello, idle, pipelined, seed, serversFor, streaming, websocket, workers } from './harness/scenarios.js'
 import { SERVERS } from './harness/servers.js'
 
 const bench = dirname(fileURLToPath(import.meta.url))
 const root = dirname(bench)
 
-const SCENARIOS = { hello, seed, echo, pipelined, idle, streaming, 'access-log': accessLog, 'express-json': expressJson, websocket }
+const SCENARIOS = { hello, seed, echo, pipelined, idle, streaming, 'access-log': accessLog, close, workers, 'express-json': expressJson, websocket }
 
 const USAGE = `usage: node benchmarks/run.js [--quick] [--rounds N] [--only a,b] [--scenarios x,y] [--out DIR]
 
@@ -167,7 +167,7 @@ async function main() {
   // In the order the issue lists them, whatever order --scenarios gave.
   for (const name of Object.keys(SCENARIOS).filter((n) => opts.scenarios.includes(n))) {
     // A scenario none of the chosen servers takes part in (access-log without pegasus,
-    // express-json without the Express servers) is left out.
+    // express-json without the Express servers, workers with none of its servers) is left out.
     if (serversFor(h, name).length === 0) {
       h.log(`== ${name}: none of the chosen servers takes part, skipped`)
       continue

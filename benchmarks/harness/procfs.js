@@ -87,3 +87,20 @@ export function sampleRss(root, intervalMs = 100) {
     },
   }
 }
+
+/**
+ * CPU time (user + system, ms) of each live process of the tree on its own (no children's):
+ * a cluster's primary apart from its workers, and how the work was spread among them.
+ */
+export function cpuByPid(root) {
+  const byPid = new Map()
+  for (const pid of processTree(root)) {
+    try {
+      const f = statFields(pid)
+      byPid.set(pid, ((Number(f[11]) + Number(f[12])) * 1000) / TICKS_PER_SECOND)
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return byPid
+}

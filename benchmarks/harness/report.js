@@ -7,7 +7,9 @@ const TITLES = {
   seed: "seed: the seed's wrk -t4 -c400, GET /",
   echo: 'echo: POST /echo/a/b/c?foo=echo&bar=69, 1 KiB body',
   pipelined: 'pipelined: GET /, 16 in flight per connection, -t1 -c100',
-  'access-log': 'access-log: Pegasus, hello load, access log on (to /dev/null) vs off',
+  'access-log': 'access-log: Pegasus, hello load, access log on (to /dev/null, to a file) vs off',
+  close: "close: GET /, a new connection for every request (wrk -H 'Connection: close'), -t1 -c100",
+  workers: 'workers: GET /, wrk -t1 -c100 (keep-alive), one worker vs two vs node:cluster',
   'express-json': 'express-json: the Express app only, POST /json, a 118-byte JSON document through express.json(), answered with res.json()',
   websocket: 'websocket: ws echo servers, 1,000 connections, each sending a 64-byte message and awaiting its echo in a loop',
   idle: 'idle: keep-alive connections, each after one GET /',
@@ -66,6 +68,8 @@ function table(header, lines) {
  */
 function ratioSuffix(scenario, row) {
   if (scenario.name === 'access-log') return ' log off'
+  if (scenario.name === 'close') return ' single'
+  if (scenario.name === 'workers') return ' w1'
   const to = row.ratioTo?.server ?? scenario.baseline
   if (to === 'node-http') return ''
   return ` vs ${row.ratioTo?.label ?? to}`
@@ -96,6 +100,37 @@ function throughputTable(results) {
         note(row),
       ])
     }
+  }
+  return lines.length === 0 ? '' : table(header, lines)
+}
+
+const percent = (share) => `${Math.round(share * 100)}%`
+
+/**
+ * Where the CPU went in the scenarios with workers: the processes, the primary's part of the
+ * CPU per 1,000 requests (node:cluster's round-robin passes every connection through it), and
+ * how the workers shared the rest (the busiest worker's share; round by round).
+ */
+function processesTable(results) {
+  const header = ['scenario', 'server', 'processes', 'CPU / 1k req', "primary's part", "workers' shares of their CPU (each round)", 'note']
+  const lines = []
+  for (const scenario of results.filter((s) => s.name === 'close' || s.name === 'workers')) {
+    for (const row of scenario.rows) {
+      if (row.median === null) continue
+      const spread = row.runs.filter((run) => run.workerShares.length > 0)
+      const shares = spread.length === 0 ? '–' : spread.map((run) => run.workerShares.map(percent).join(' / ')).join('; ')
+      lines.push([scenario.name, row.label, row.processes === 1 ? '1' : `1 + ${row.processes - 1}`, ms(row.median.cpuPer1k), ms(row.median.primaryCpuPer1k), shares, row.processes === 1 ? 'one process: all of it is the server' : ''])
+    }
+  }
+  return lines.length === 0 ? '' : table(header, lines)
+}
+
+/** The pairs each scenario compares (ratios per round, median), beyond its baseline column. */
+function comparisonsTable(results) {
+  const header = ['scenario', 'comparison', 'req/s ×', 'CPU / 1k req ×']
+  const lines = []
+  for (const scenario of results.filter((s) => s.comparisons !== undefined)) {
+    for (const c of scenario.comparisons) lines.push([scenario.name, `${c.labelA} / ${c.labelB}`, ratio(c.ratio.rps), ratio(c.ratio.cpuPer1k)])
   }
   return lines.length === 0 ? '' : table(header, lines)
 }
@@ -168,13 +203,21 @@ export function markdown(report, { machine = true } = {}) {
       '',
       throughputTable(results),
       '',
-      'Ratios: per round to node:http (access-log: to Pegasus with its log off; Express on Pegasus: to Express on node:http), median over rounds. ' +
+      'Ratios: per round to node:http (access-log: to Pegasus with its log off; close: to the single process; workers: to --workers 1; Express on Pegasus: to Express on node:http), median over rounds. ' +
         'CPU: user+system time of the server\'s processes (/proc) over the run, per 1,000 requests. ' +
         "Peak RSS: the server's process tree, sampled every 100 ms." +
         (wrkScenarios.some((s) => s.rows.some((r) => r.runs.some((run) => run.p99 === null)))
           ? ' p99 of the rounds where wrk gave one: under pipelining it prints 0 (its latency correction), shown as –.'
           : ''),
     )
+    const comparisons = comparisonsTable(results)
+    if (comparisons !== '') out.push('', '#### Compared', '', comparisons)
+    const processes = processesTable(results)
+    if (processes !== '') {
+      out.push('', '#### Processes', '', processes, '',
+        "Primary's part: the CPU of the process started (the primary) alone, per 1,000 requests; workers' shares: each worker's part of the workers' CPU, the busiest first. " +
+          'On two cores wrk competes with the workers: req/s cannot double with a second worker here, CPU / 1k req is the cost to compare (see the README).')
+    }
   }
   for (const s of results.filter((r) => r.kind === 'idle')) {
     out.push('', `### ${title(s.name)} (${int(s.load.connections)})`, '', idleTable(s), '',
@@ -198,6 +241,19 @@ export function markdown(report, { machine = true } = {}) {
 const COLORS = {
   pegasus: '#d62728',
   'pegasus-log': '#ff9896',
+  'pegasus-logfile': '#c5b0d5',
+  'pegasus-single': '#8b0000',
+  'pegasus-w1': '#ff7f50',
+  'pegasus-w1-rr': '#ffa07a',
+  'pegasus-w1-shared': '#ff6347',
+  'pegasus-w1-reuseport': '#e9967a',
+  'pegasus-w2': '#b22222',
+  'pegasus-w2-rr': '#cd5c5c',
+  'pegasus-w2-shared': '#f08080',
+  'pegasus-w2-reuseport': '#fa8072',
+  'node-cluster': '#4d4d4d',
+  'node-cluster-shared': '#6b6b6b',
+  'node-cluster-reuseport': '#a0a0a0',
   'pegasus-node': '#e377c2',
   'node-http': '#7f7f7f',
   'pegasus-express': '#bcbd22',
@@ -227,6 +283,8 @@ export function chart(report) {
   const groupLabel = (g) => {
     if (g.baseline === 'node-http') return g.name
     if (g.name === 'access-log') return `${g.name} (× log off)`
+    if (g.name === 'close') return `${g.name} (× single process)`
+    if (g.name === 'workers') return `${g.name} (× --workers 1)`
     return `${g.name} (× ${g.rows.find((r) => r.server === g.baseline)?.label ?? g.baseline})`
   }
   // A group is as wide as its bars or its label, whichever is wider; the bars sit in its middle.
@@ -278,11 +336,11 @@ export function chart(report) {
     }
     const center = groupStart + groupWidths[gi] / 2
     out.push(`<text x="${center}" y="${y(0) + 20}" font-size="13" text-anchor="middle" font-weight="bold">${xml(groupLabel(group))}</text>`)
-    out.push(`<text x="${center}" y="${y(0) + 36}" font-size="10" text-anchor="middle" fill="#555">${xml(`wrk -t${group.load.threads} -c${group.load.connections}${group.name === 'pipelined' ? ', 16 deep' : ''}`)}</text>`)
+    out.push(`<text x="${center}" y="${y(0) + 36}" font-size="10" text-anchor="middle" fill="#555">${xml(`wrk -t${group.load.threads} -c${group.load.connections}${group.name === 'pipelined' ? ', 16 deep' : ''}${group.name === 'close' ? ', Connection: close' : ''}`)}</text>`)
     x = groupStart + groupWidths[gi] + groupGap
   })
   out.push(`<line x1="${left}" x2="${left + plotWidth}" y1="${y(0)}" y2="${y(0)}" stroke="#333"/>`)
-  out.push(`<text x="${left}" y="${height - 14}" font-size="10" fill="#555">${xml(`${report.started}, ${report.options.rounds} rounds${report.options.quick ? ', --quick' : ''}. access-log is relative to Pegasus with its access log off, express-json to Express on node:http.`)}</text>`)
+  out.push(`<text x="${left}" y="${height - 14}" font-size="10" fill="#555">${xml(`${report.started}, ${report.options.rounds} rounds${report.options.quick ? ', --quick' : ''}. access-log is relative to Pegasus with its access log off, close to Pegasus's single process, workers to --workers 1, express-json to Express on node:http.`)}</text>`)
   out.push('</svg>')
   return out.join('\n') + '\n'
 }

@@ -3,12 +3,12 @@
 //
 // h: { root, bench, tmp, quick, rounds, servers (chosen by --only), log(line) }
 import { fork } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readFileSync, statSync, truncateSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { checkAnswers, PEGASUS_ACCESS_LOG } from './servers.js'
+import { checkAnswers, PEGASUS_ACCESS_LOG, PEGASUS_ACCESS_LOG_FILE } from './servers.js'
 import { freePort, run, start, stop, tail, waitUntilAnswering } from './processes.js'
-import { sampleRss, treeCpuMs, treeRss } from './procfs.js'
+import { cpuByPid, processTree, sampleRss, treeCpuMs, treeRss } from './procfs.js'
 import { wrk } from './wrk.js'
 import { median, medians } from './stats.js'
 
@@ -17,18 +17,32 @@ export const STREAM_BYTES = 100 * 1024 * 1024
 // Scenarios that only the servers built for them take part in (a server's `scenarios`).
 const OWN_SERVERS = ['express-json', 'websocket']
 
+// Issue 11's scenarios: their servers, in the order they run (single process, the CLI's
+// primary + workers by balance mode, then node:http alone and under node:cluster).
+const MEMBERS = {
+  close: [
+    'pegasus-single', 'pegasus', 'pegasus-w1', 'pegasus-w1-rr', 'pegasus-w1-shared', 'pegasus-w1-reuseport',
+    'pegasus-w2', 'pegasus-w2-rr', 'pegasus-w2-shared', 'pegasus-w2-reuseport', 'node-http', 'node-cluster', 'node-cluster-shared', 'node-cluster-reuseport',
+  ],
+  workers: ['pegasus-single', 'pegasus-w1', 'pegasus-w2', 'pegasus-w2-rr', 'pegasus-w2-shared', 'pegasus-w2-reuseport', 'node-http', 'node-cluster'],
+}
+
 /**
- * The chosen servers that take part in `scenario`: a server with a `scenarios` list (Express,
- * ws) in those only; every other server in every scenario but express-json and websocket.
+ * The chosen servers that take part in `scenario`: close and workers have their own list; a
+ * server with a `scenarios` list (Express, ws, the workers) takes part in those only; every other
+ * server in every scenario but express-json and websocket.
  */
 export function serversFor(h, scenario) {
   if (scenario === 'access-log') return h.servers.filter((s) => s.name === 'pegasus')
+  if (scenario in MEMBERS) return MEMBERS[scenario].map((name) => h.servers.find((s) => s.name === name)).filter((s) => s !== undefined)
   return h.servers.filter((s) => (s.scenarios === undefined ? !OWN_SERVERS.includes(scenario) : s.scenarios.includes(scenario)))
 }
 
 /** GET /, one wrk thread, 100 keep-alive connections. */
 export function hello(h) {
-  return throughput(h, 'hello', { servers: serversFor(h, 'hello'), baseline: 'node-http', threads: 1, connections: 100 })
+  // The CLI (a primary and a worker since issue 11) against the single process it replaced.
+  const compare = [['pegasus', 'pegasus-single']]
+  return throughput(h, 'hello', { servers: serversFor(h, 'hello'), baseline: 'node-http', threads: 1, connections: 100, compare })
 }
 
 /** The seed's own measurement: wrk -t4 -c400 -d10s GET /. */
@@ -54,10 +68,60 @@ export function expressJson(h) {
   return throughput(h, 'express-json', { servers: serversFor(h, 'express-json'), baseline: 'express', threads: 1, connections: 100, script })
 }
 
-/** Pegasus with its access log on (stdout to /dev/null) against off, with hello's load. */
+/**
+ * Pegasus with its access log on, to stdout on /dev/null and to a file of its own
+ * (--access-logfile), against off, with hello's load.
+ */
 export function accessLog(h) {
   const pegasus = h.servers.find((s) => s.name === 'pegasus')
-  return throughput(h, 'access-log', { servers: [pegasus, PEGASUS_ACCESS_LOG], baseline: 'pegasus', threads: 1, connections: 100 })
+  return throughput(h, 'access-log', { servers: [pegasus, PEGASUS_ACCESS_LOG, PEGASUS_ACCESS_LOG_FILE], baseline: 'pegasus', threads: 1, connections: 100 })
+}
+
+/**
+ * GET / on a new connection every time (`wrk -H 'Connection: close'`, -t1 -c100): the accept
+ * path, where a primary between the kernel and the worker (node:cluster's round-robin) costs
+ * the most. Ratios to today's single process.
+ */
+export function close(h) {
+  return throughput(h, 'close', {
+    servers: serversFor(h, 'close'),
+    baseline: 'pegasus-single',
+    threads: 1,
+    connections: 100,
+    headers: ['Connection: close'],
+    compare: [
+      ['pegasus', 'pegasus-single'],
+      ['pegasus-w1-rr', 'pegasus-w1-shared'],
+      ['pegasus-w1-reuseport', 'pegasus-w1-shared'],
+      ['pegasus-w2-shared', 'pegasus-w2-rr'],
+      ['pegasus-w2-reuseport', 'pegasus-w2-rr'],
+      ['pegasus-w2', 'node-cluster'],
+      ['node-cluster-shared', 'node-cluster'],
+      ['node-cluster-reuseport', 'node-cluster'],
+      ['pegasus-single', 'node-http'],
+    ],
+  })
+}
+
+/**
+ * hello's load (keep-alive, -t1 -c100) on one worker, on two, and on node:http under
+ * node:cluster with two. Ratios to --workers 1. wrk shares the two cores: see the README.
+ */
+export function workers(h) {
+  return throughput(h, 'workers', {
+    servers: serversFor(h, 'workers'),
+    baseline: 'pegasus-w1',
+    threads: 1,
+    connections: 100,
+    compare: [
+      ['pegasus-w1', 'pegasus-single'],
+      ['pegasus-w2', 'pegasus-w1'],
+      ['pegasus-w2', 'node-cluster'],
+      ['pegasus-w2-shared', 'pegasus-w2-rr'],
+      ['pegasus-w2-reuseport', 'pegasus-w2-rr'],
+      ['node-cluster', 'node-http'],
+    ],
+  })
 }
 
 function seconds(h) {
@@ -71,17 +135,19 @@ function seconds(h) {
  * turn, A B C ... A B C ..., for h.rounds rounds. Between runs the harness waits until every
  * server's CPU is quiet, so that no server's leftovers (gunicorn's backlog) slow the next one.
  */
-async function throughput(h, name, { servers, baseline, threads, connections, script }) {
+async function throughput(h, name, { servers, baseline, threads, connections, script, headers = [], compare = [] }) {
   const rows = servers.map((server) => newRow(h, server, name))
   const running = []
+  const close = headers.includes('Connection: close')
   try {
     for (const row of rows.filter((r) => r.status === 'ok')) {
-      const instance = await launch(h, row, name, { echo: name === 'echo', pipelined: name === 'pipelined' ? 16 : 0, json: name === 'express-json' })
+      const instance = await launch(h, row, name, { echo: name === 'echo', pipelined: name === 'pipelined' ? 16 : 0, json: name === 'express-json', close })
       if (instance !== null) running.push(instance)
     }
-    const load = { threads, connections, script }
+    const load = { threads, connections, script, headers }
     for (const instance of running) {
       await wrk({ port: instance.port, seconds: 1, ...load }).catch(() => {})
+      await checkLogFile(h, name, instance)
     }
     for (let round = 1; round <= h.rounds; round++) {
       for (const instance of running) {
@@ -93,7 +159,10 @@ async function throughput(h, name, { servers, baseline, threads, connections, sc
           continue
         }
         const pid = instance.child.pid
+        // An access log file starts each run empty: what a run writes stays on one disk's worth.
+        if (instance.logFile !== undefined) truncateSync(instance.logFile, 0)
         const cpuBefore = treeCpuMs(pid)
+        const byPidBefore = cpuByPid(pid)
         const rss = sampleRss(pid)
         let result
         try {
@@ -105,8 +174,10 @@ async function throughput(h, name, { servers, baseline, threads, connections, sc
         }
         const peakRss = rss.stop()
         const cpuMs = treeCpuMs(pid) - cpuBefore
+        const split = cpuSplit(pid, byPidBefore, cpuByPid(pid))
         if (exited(instance)) fail(row, `exited during round ${round}: ${tail(instance.log)}`)
-        const run = { round, ...result, peakRss, cpuMs, cpuPer1k: result.requests > 0 ? (cpuMs * 1000) / result.requests : null }
+        const per1k = (ms) => (result.requests > 0 ? (ms * 1000) / result.requests : null)
+        const run = { round, ...result, peakRss, cpuMs, cpuPer1k: per1k(cpuMs), ...split, primaryCpuPer1k: split.processes > 1 ? per1k(split.primaryCpuMs) : null }
         row.runs.push(run)
         h.log(`[${name}] round ${round}/${h.rounds} ${row.label}: ${Math.round(run.rps).toLocaleString('en-US')} req/s, p99 ${run.p99 ?? "–"} ms, ${run.errorCount} errors`)
       }
@@ -117,9 +188,55 @@ async function throughput(h, name, { servers, baseline, threads, connections, sc
   for (const row of rows) {
     if (row.runs.length === 0) continue
     row.median = medians(row.runs, ['rps', 'p50', 'p99', 'errorCount', 'peakRss', 'cpuPer1k'])
+    if (row.runs.every((r) => r.primaryCpuPer1k !== null)) Object.assign(row.median, medians(row.runs, ['primaryCpuPer1k', 'busiestShare']))
+    row.processes = row.runs[row.runs.length - 1].processes
   }
-  addRatios(rows, baseline, { rps: (r) => r.rps, cpuPer1k: (r) => r.cpuPer1k })
-  return { name, kind: 'throughput', baseline, load: { threads, connections, seconds: seconds(h), script: script && script.slice(h.bench.length + 1) }, rows }
+  const metrics = { rps: (r) => r.rps, cpuPer1k: (r) => r.cpuPer1k }
+  addRatios(rows, baseline, metrics)
+  const comparisons = []
+  for (const [a, b] of compare) {
+    const rowA = rows.find((r) => r.server === a && r.runs.length > 0)
+    const rowB = rows.find((r) => r.server === b && r.runs.length > 0)
+    if (rowA !== undefined && rowB !== undefined) comparisons.push({ a, b, labelA: rowA.label, labelB: rowB.label, ratio: ratiosTo(rowA, rowB, metrics) })
+  }
+  const load = { threads, connections, seconds: seconds(h), script: script && script.slice(h.bench.length + 1), headers }
+  return { name, kind: 'throughput', baseline, load, rows, comparisons }
+}
+
+/**
+ * How a run's CPU fell on the tree's processes: the primary (the process started) on its own,
+ * and each other process (a worker) as a share of the workers' CPU, the busiest first. A
+ * worker's share is how the load was spread (node:cluster's round-robin against one shared
+ * socket against SO_REUSEPORT).
+ */
+function cpuSplit(root, before, after) {
+  const primaryCpuMs = (after.get(root) ?? 0) - (before.get(root) ?? 0)
+  const workerMs = [...after].filter(([pid]) => pid !== root).map(([pid, ms]) => ms - (before.get(pid) ?? 0))
+  const total = workerMs.reduce((a, b) => a + b, 0)
+  const shares = total > 0 ? workerMs.map((ms) => ms / total).sort((a, b) => b - a) : []
+  return { processes: after.size, primaryCpuMs, workerShares: shares, busiestShare: shares.length > 0 ? shares[0] : null }
+}
+
+/**
+ * A server with an access log file (`logFile`) must have written its warm-up's lines there: a
+ * build that takes --access-logfile but writes elsewhere would be measured with no file at all.
+ */
+async function checkLogFile(h, scenario, instance) {
+  if (instance.logFile === undefined) return
+  let size = 0
+  for (let i = 0; i < 20 && size === 0; i++) {
+    try {
+      size = statSync(instance.logFile).size
+    } catch {
+      // not created (yet)
+    }
+    if (size === 0) await sleep(100)
+  }
+  if (size > 0) return
+  const { row } = instance
+  row.status = 'skipped'
+  row.note = join2(row.note, `not supported by this build: ${instance.logFile.slice(h.tmp.length + 1)} still empty after a second of load (the access lines went elsewhere)`)
+  h.log(`[${scenario}] ${row.label}: ${row.note}`)
 }
 
 // --- idle connections -------------------------------------------------------------------------
@@ -381,12 +498,35 @@ async function launch(h, row, scenario, checks) {
     h.log(`[${scenario}] ${row.label}: ${row.note}`)
     return null
   }
+  // The CLI's workers: a build that takes --workers but serves from one process is not what
+  // the row says it measures.
+  if (row.def.processes !== undefined) {
+    const count = await processCount(child.pid, row.def.processes)
+    if (count < row.def.processes) {
+      await stop(child)
+      row.status = 'skipped'
+      row.note = `not supported by this build: \`${row.def.flags ?? row.def.name}\` ran ${count} process${count === 1 ? '' : 'es'}, not ${row.def.processes} (a primary and its workers)`
+      h.log(`[${scenario}] ${row.label}: ${row.note}`)
+      return null
+    }
+  }
   const wrong = await checkAnswers(port, checks).catch((error) => error.message)
   if (wrong !== null && !row.note.includes(wrong)) {
     row.note = join2(row.note, `check failed: ${wrong}`)
     h.log(`[${scenario}] ${row.label}: check failed: ${wrong}`)
   }
-  return { row, child, port, log }
+  return { row, child, port, log, logFile: spec.logFile }
+}
+
+/** The number of processes in the tree of `pid`, once it reaches `expected` or 5 s have passed. */
+async function processCount(pid, expected) {
+  const deadline = Date.now() + 5_000
+  let count = processTree(pid).length
+  while (count < expected && Date.now() < deadline) {
+    await sleep(100)
+    count = processTree(pid).length
+  }
+  return count
 }
 
 // What a server's log says when something went wrong in it (Pegasus: ERROR/WARN lines).

@@ -86,7 +86,7 @@ const pegasus = {
 /** Pegasus as above with its access log on, written to /dev/null (the access-log scenario). */
 const pegasusAccessLog = {
   name: 'pegasus-log',
-  label: 'Pegasus, access log on',
+  label: 'Pegasus, access log to /dev/null',
   unavailable: (h) => pegasus.unavailable(h),
   notApplicable: () => null,
   version: (h) => pegasus.version(h),
@@ -99,6 +99,126 @@ const pegasusAccessLog = {
     }
   },
 }
+
+/**
+ * Pegasus with its access log on, written by Pegasus itself to a file (`--access-logfile`) in the
+ * run's temporary folder; stdout goes to /dev/null, so that a build without the flag writes
+ * nothing there and is caught (`logFile`: the harness checks the file grows, and empties it
+ * before each run).
+ */
+const pegasusAccessLogFile = {
+  name: 'pegasus-logfile',
+  label: 'Pegasus, access log to a file',
+  unavailable: (h) => pegasus.unavailable(h) ?? cliLacks(h, '--access-logfile'),
+  notApplicable: () => null,
+  version: (h) => pegasus.version(h),
+  launch(h, port) {
+    const file = join(h.tmp, `access-${port}.log`)
+    return {
+      command: process.execPath,
+      args: ['dist/cli.js', '--host', '127.0.0.1', '--port', String(port), '--access-logfile', file, 'dist/fixtures/router.js:app'],
+      cwd: h.root,
+      stdoutNull: true,
+      logFile: file,
+    }
+  },
+}
+
+// --- workers and the accept path (issue 11) ---------------------------------------------------
+
+let cliHelp
+/** null when `node dist/cli.js -h` lists `flag`, else why the row cannot run on this build. */
+function cliLacks(h, flag) {
+  if (cliHelp === undefined) {
+    const out = spawnSync(process.execPath, ['dist/cli.js', '-h'], { cwd: h.root, encoding: 'utf8', timeout: 10_000 })
+    cliHelp = out.status === 0 ? out.stdout : ''
+  }
+  return new RegExp(`(^|[\\s,\\[])${flag}\\b`).test(cliHelp) ? null : `not supported by this build: \`node dist/cli.js -h\` has no ${flag}`
+}
+
+/** SO_REUSEPORT through net's `reusePort` listen option: Node.js 22.12+ (23.1+ on the 23 line). */
+function hasReusePort(version = process.versions.node) {
+  const [major, minor] = version.split('.').map(Number)
+  return major >= 24 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12)
+}
+
+/** The router fixture served by the library on one event loop: today's single process. */
+const pegasusSingle = {
+  name: 'pegasus-single',
+  label: 'Pegasus single process (library)',
+  scenarios: ['hello', 'close', 'workers'],
+  unavailable: pegasusLibraryMissing,
+  notApplicable: () => null,
+  version: (h) => pegasus.version(h),
+  launch: (h, port) => nodeServer(h, 'pegasus-single.mjs', port),
+}
+
+const BALANCE_LABELS = { 'round-robin': 'round-robin', shared: 'shared socket', reuseport: 'SO_REUSEPORT' }
+
+/**
+ * The CLI with `--workers N` (and `--balance MODE` when given): a primary and N workers.
+ * `processes`: how many processes the tree must reach once it answers (the primary and its
+ * workers); a build that takes the flag but serves from one process is caught by the harness.
+ */
+function pegasusWorkers({ name, workers, balance, scenarios }) {
+  const balanceArgs = balance === undefined ? [] : ['--balance', balance]
+  return {
+    name,
+    label: `Pegasus --workers ${workers}${balance === undefined ? '' : `, ${BALANCE_LABELS[balance]}`}`,
+    scenarios,
+    processes: 1 + workers,
+    flags: ['--workers', String(workers), ...balanceArgs].join(' '),
+    unavailable(h) {
+      const why = pegasus.unavailable(h) ?? cliLacks(h, '--workers') ?? (balance === undefined ? null : cliLacks(h, '--balance'))
+      if (why !== null) return why
+      if (balance === 'reuseport' && !hasReusePort()) return `needs Node.js >= 22.12 (net's reusePort): this is ${process.version}`
+      return null
+    },
+    notApplicable: () => null,
+    version: (h) => pegasus.version(h),
+    launch(h, port) {
+      return {
+        command: process.execPath,
+        args: ['dist/cli.js', '--host', '127.0.0.1', '--port', String(port), '--workers', String(workers), ...balanceArgs, '--no-access-log', 'dist/fixtures/router.js:app'],
+        cwd: h.root,
+      }
+    },
+  }
+}
+
+const WORKER_SCENARIOS = ['close', 'workers']
+const pegasusW1 = pegasusWorkers({ name: 'pegasus-w1', workers: 1, scenarios: WORKER_SCENARIOS })
+const pegasusW1Rr = pegasusWorkers({ name: 'pegasus-w1-rr', workers: 1, balance: 'round-robin', scenarios: ['close'] })
+const pegasusW1Shared = pegasusWorkers({ name: 'pegasus-w1-shared', workers: 1, balance: 'shared', scenarios: ['close'] })
+const pegasusW1Reuseport = pegasusWorkers({ name: 'pegasus-w1-reuseport', workers: 1, balance: 'reuseport', scenarios: ['close'] })
+const pegasusW2 = pegasusWorkers({ name: 'pegasus-w2', workers: 2, scenarios: WORKER_SCENARIOS })
+const pegasusW2Rr = pegasusWorkers({ name: 'pegasus-w2-rr', workers: 2, balance: 'round-robin', scenarios: WORKER_SCENARIOS })
+const pegasusW2Shared = pegasusWorkers({ name: 'pegasus-w2-shared', workers: 2, balance: 'shared', scenarios: WORKER_SCENARIOS })
+const pegasusW2Reuseport = pegasusWorkers({ name: 'pegasus-w2-reuseport', workers: 2, balance: 'reuseport', scenarios: WORKER_SCENARIOS })
+
+/**
+ * node:http under node:cluster with 2 workers: node:cluster's default (round-robin through the
+ * primary on Linux), and as references for Pegasus's --balance modes, SCHED_NONE (one shared
+ * socket) and a socket per worker with SO_REUSEPORT.
+ */
+function nodeCluster({ name, balance, scenarios }) {
+  return {
+    name,
+    label: `node:http, node:cluster ×2${balance === 'round-robin' ? '' : `, ${BALANCE_LABELS[balance]}`}`,
+    scenarios,
+    processes: 3,
+    unavailable: () => (balance === 'reuseport' && !hasReusePort() ? `needs Node.js >= 22.12 (net's reusePort): this is ${process.version}` : null),
+    notApplicable: () => null,
+    version: () => null,
+    launch(h, port) {
+      const server = nodeServer(h, 'node-cluster.mjs', port)
+      return { ...server, args: [...server.args, '2', balance] }
+    },
+  }
+}
+const nodeClusterRr = nodeCluster({ name: 'node-cluster', balance: 'round-robin', scenarios: WORKER_SCENARIOS })
+const nodeClusterShared = nodeCluster({ name: 'node-cluster-shared', balance: 'shared', scenarios: ['close'] })
+const nodeClusterReuseport = nodeCluster({ name: 'node-cluster-reuseport', balance: 'reuseport', scenarios: ['close'] })
 
 /**
  * Pegasus's node interface serving servers/node-app.mjs, the handler node:http serves: it takes
@@ -338,18 +458,26 @@ const gunicornThreads = {
 }
 
 /** The servers `--only` chooses from, in the order they run and appear in the table. */
-export const SERVERS = [pegasus, pegasusNode, pegasusFetch, nodeHttp, pegasusExpress, express, fastify, pegasusHono, hono, srvx, bun, nginx, gunicornSync, gunicornThreads, pegasusWs, ws]
+export const SERVERS = [
+  pegasus, pegasusNode, pegasusFetch, nodeHttp, pegasusExpress, express, fastify, pegasusHono, hono, srvx, bun, nginx, gunicornSync, gunicornThreads, pegasusWs, ws,
+  pegasusSingle, pegasusW1, pegasusW1Rr, pegasusW1Shared, pegasusW1Reuseport, pegasusW2, pegasusW2Rr, pegasusW2Shared, pegasusW2Reuseport, nodeClusterRr, nodeClusterShared, nodeClusterReuseport,
+]
 export const PEGASUS_ACCESS_LOG = pegasusAccessLog
+export const PEGASUS_ACCESS_LOG_FILE = pegasusAccessLogFile
 
 /**
  * Checks that a server answers the benchmark's requests as the seed's app does; returns what
  * is wrong, or null.
  */
-export async function checkAnswers(port, { echo = false, pipelined = 0, json = false } = {}) {
+export async function checkAnswers(port, { echo = false, pipelined = 0, json = false, close = false } = {}) {
   const hello = await request(port)
   const type = hello.headers['content-type']?.toLowerCase()
   if (hello.status !== 200 || hello.body !== 'Blazingly Fast!\n' || type !== 'text/plain; charset=utf-8') {
     return `GET / answered ${hello.status} ${JSON.stringify(hello.body.slice(0, 40))} as ${type}`
+  }
+  if (close) {
+    const closed = await closedAfterAnswer(port)
+    if (closed !== null) return closed
   }
   if (pipelined > 0) {
     const good = await pipelinedAnswers(port, pipelined)
@@ -404,5 +532,34 @@ function pipelinedAnswers(port, depth) {
     })
     socket.on('error', done)
     socket.on('close', done)
+  })
+}
+
+/**
+ * Sends one `GET /` with `Connection: close`; null when the answer comes whole and the server
+ * then closes the connection (within 2 s), else what happened. wrk reconnects only when the
+ * answer says `Connection: close`: a server that kept the connection would be measured on
+ * keep-alive instead of on its accept path.
+ */
+function closedAfterAnswer(port) {
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host: '127.0.0.1' })
+    let data = ''
+    const done = (why) => {
+      clearTimeout(timer)
+      socket.destroy()
+      resolve(why)
+    }
+    const timer = setTimeout(() => done(`GET / with Connection: close: the connection was still open 2 s later (${JSON.stringify(data.slice(0, 40))} received)`), 2000)
+    socket.setEncoding('latin1')
+    socket.on('connect', () => socket.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n'))
+    socket.on('data', (text) => { data += text })
+    socket.on('end', () => {
+      const head = data.slice(0, data.indexOf('\r\n\r\n') + 1)
+      if (!data.startsWith('HTTP/1.1 200') || !data.endsWith('Blazingly Fast!\n')) done(`GET / with Connection: close answered ${JSON.stringify(data.slice(0, 40))}`)
+      else if (!/\r\nconnection:\s*close/i.test(head)) done('GET / with Connection: close: the answer has no Connection: close (wrk would keep the connection)')
+      else done(null)
+    })
+    socket.on('error', (error) => done(`GET / with Connection: close: ${error.message}`))
   })
 }

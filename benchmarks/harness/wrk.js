@@ -4,11 +4,12 @@ import { run } from './processes.js'
 const TIME_UNITS = { us: 0.001, ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
 
 /**
- * `wrk -tT -cC -dDs --latency [-s script] http://127.0.0.1:PORT/PATH`; resolves with the
- * parsed report, or rejects with wrk's own words when it fails.
+ * `wrk -tT -cC -dDs --latency [-H header]... [-s script] http://127.0.0.1:PORT/PATH`; resolves
+ * with the parsed report, or rejects with wrk's own words when it fails.
  */
-export async function wrk({ port, path = '/', threads, connections, seconds, script }) {
+export async function wrk({ port, path = '/', threads, connections, seconds, script, headers = [] }) {
   const args = [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, '--latency']
+  for (const header of headers) args.push('-H', header)
   if (script !== undefined) args.push('-s', script)
   args.push(`http://127.0.0.1:${port}${path}`)
   const { code, stdout, stderr } = await run('wrk', args, { timeoutMs: (seconds + 30) * 1000 })
