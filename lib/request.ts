@@ -196,6 +196,14 @@ export class Request {
     return this.owner.socket
   }
 
+  /**
+   * True when the connection is TLS (the server's `tls` option): the request came as `https:`.
+   * With TLS, `socket` is the node:tls TLSSocket (getPeerCertificate(), authorized...).
+   */
+  get secure(): boolean {
+    return (this.owner.socket as Socket & { encrypted?: boolean }).encrypted === true
+  }
+
   get remoteAddress(): string | undefined {
     return this.owner.socket.remoteAddress
   }
