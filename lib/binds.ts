@@ -102,15 +102,14 @@ export function reusePortSupported(version = process.versions.node): boolean {
  * for the others.
  */
 export async function listenOn(server: net.Server, bind: Bind, options: ListenOptions = {}): Promise<void> {
-  const listen: net.ListenOptions = { backlog: options.backlog, exclusive: options.exclusive }
+  // (An older Node.js ignores `reusePort`: it is refused below rather than silently dropped.)
+  const listen: net.ListenOptions & { reusePort?: boolean } = { backlog: options.backlog, exclusive: options.exclusive }
   if (bind.kind === 'tcp') {
     listen.host = bind.host === '' ? undefined : bind.host
     listen.port = bind.port
-    if (options.reusePort === true) {
-      if (!reusePortSupported()) {
-        throw new BindError(`reusePort needs Node.js >= 22.12 (this is ${process.version})`)
-      }
-      ;(listen as { reusePort?: boolean }).reusePort = true
+    listen.reusePort = options.reusePort
+    if (options.reusePort === true && !reusePortSupported()) {
+      throw new BindError(`reusePort needs Node.js >= 22.12 (this is ${process.version})`)
     }
   } else if (bind.kind === 'unix') {
     if (options.prepared !== true) await prepareUnixSocket(bind.path)
