@@ -235,6 +235,11 @@ export class Server {
     if (this.ready !== null) await this.ready
     const listener = net.createServer({ allowHalfOpen: true, noDelay: true }, this.acceptListener)
     await listenOn(listener, bind, { backlog: this.backlog, ...listenOptions })
+    if (this.closing !== null) {
+      // close() came while this bind was under way: it must not outlive the server.
+      listener.close()
+      throw new Error(`The server was closed while it was binding ${formatBind(bind)}`)
+    }
     listener.on('error', (error) => this.settings.log.error(`Server socket error on ${formatBind(bind)}`, error))
     this.listeners.push(listener)
     this.binds.push(bind)
@@ -338,8 +343,8 @@ export class Server {
   }
 
   private checkClosed(): void {
+    // (Listeners stop listening within close(); only connections are waited for.)
     if (this.connections.size > 0 || this.allClosed === null) return
-    for (const listener of this.listeners) if (listener.listening) return
     if (this.sweeper !== null) clearInterval(this.sweeper)
     this.sweeper = null
     const resolve = this.allClosed

@@ -244,6 +244,33 @@ t.test('unix: a live socket is refused with EADDRINUSE in one line, and left wor
   await t.rejects(prepareUnixSocket(socketPath), { code: 'EADDRINUSE' }, 'prepareUnixSocket says the same')
 })
 
+t.test('unix: a live server whose queue is full (connect fails with EAGAIN) is left alone too', { skip: hasPython ? false : 'python3 is not installed' }, async (t) => {
+  const socketPath = path.join(dir, 'full.sock')
+  // A server that listens with a queue of one and never accepts.
+  const code = `import socket, time\ns = socket.socket(socket.AF_UNIX)\ns.bind(${JSON.stringify(socketPath)})\ns.listen(0)\nprint('up', flush=True)\ntime.sleep(60)`
+  const busy = spawn('python3', ['-c', code], { stdio: ['ignore', 'pipe', 'inherit'] })
+  t.teardown(() => busy.kill('SIGKILL'))
+  await new Promise((resolve) => busy.stdout.once('data', resolve))
+  const fill = net.connect({ path: socketPath })
+  fill.on('error', () => {})
+  await new Promise((resolve) => fill.once('connect', resolve))
+  t.teardown(() => fill.destroy())
+  const error = await rejection(serve().listen(`unix:${socketPath}`))
+  t.equal(error.code, 'EADDRINUSE')
+  t.equal(error.message, `unix:${socketPath}: address already in use (connecting to it fails with EAGAIN)`)
+  t.ok(fs.lstatSync(socketPath).isSocket(), 'the socket file is kept')
+})
+
+t.test('close() during a bind: the bind is undone and listen() rejects', async (t) => {
+  const server = serve()
+  const listening = server.listen('127.0.0.1:0')
+  const closed = server.close()
+  const error = await rejection(listening)
+  t.equal(error.message, 'The server was closed while it was binding 127.0.0.1:0')
+  await closed
+  t.same(server.addresses(), [])
+})
+
 t.test('unix: any other file at the path is refused and never deleted', async (t) => {
   const filePath = path.join(dir, 'precious.txt')
   fs.writeFileSync(filePath, 'keep me')
