@@ -12,6 +12,7 @@ import net from 'node:net'
 import path from 'node:path'
 import tls from 'node:tls'
 import express from 'express'
+import WebSocket, { WebSocketServer } from 'ws'
 import { makeCerts, type Certs } from './helpers/certs.js'
 import { RawClient, get } from './helpers/raw.js'
 import { eventually, memoryLog, watchEscapes } from './helpers/server.js'
@@ -222,6 +223,56 @@ t.test('large bodies over TLS: a 16 MiB upload read whole, a 32 MiB response str
   const download = await httpsRequest(`${origin}/down`)
   t.equal(download.body.length, 32 * MiB)
   t.ok(download.body.every((byte) => byte === 0x78), 'every byte arrived as sent')
+})
+
+t.test('timeouts over TLS: a stalled body is answered 408; a client that reads none of a large response is cut off', async (t) => {
+  const { port, server } = await startTls(t, async (req: Request, res: Response) => {
+    if (req.method === 'POST') return describe(req, res)
+    // More than the socket and TLS buffers hold: the writes back up behind a client not reading.
+    const piece = Buffer.alloc(MiB)
+    let backedUp = false
+    for (let i = 0; i < 16 && !res.destroyed; i++) {
+      if (!res.write(piece)) {
+        backedUp = true
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+    }
+    t.ok(backedUp, 'write() reported backpressure')
+    res.end()
+  }, { bodyTimeout: 1000, bufferBody: 0 })
+  const stalled = await rawTls(port)
+  await stalled.write('POST /slow HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n0123456789')
+  await stalled.waitForClose(10000)
+  t.equal(stalled.responses()[0]?.statusCode, 408)
+
+  const reader = await tlsConnect(port)
+  reader.pause()
+  reader.write(get('/big'))
+  t.ok(await eventually(() => server.connectionCount === 1, 3000), 'the connection is open')
+  t.ok(await eventually(() => server.connectionCount === 0, 10000), 'then cut off by the output stall timeout')
+  reader.destroy()
+})
+
+t.test('WebSocket over TLS (wss:): the upgrade handler takes the TLSSocket', async (t) => {
+  const wss = new WebSocketServer({ noServer: true })
+  wss.on('connection', (ws: WebSocket) => ws.on('message', (data: Buffer) => ws.send(`echo ${data.toString()}`)))
+  const { server, port } = await startTls(t, (_req: Request, res: Response) => res.end('plain'), { interface: 'node' })
+  server.setUpgradeHandler(((req: never, socket: net.Socket, head: Buffer) => {
+    t.equal((socket as tls.TLSSocket).encrypted, true)
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req))
+  }) as never)
+  const ws = new WebSocket(`wss://localhost:${port}/ws`, { ca: certs.caCert })
+  t.teardown(() => ws.terminate())
+  await new Promise((resolve, reject) => {
+    ws.once('open', resolve)
+    ws.once('error', reject)
+  })
+  ws.send('over tls')
+  const [message] = (await new Promise((resolve) => ws.once('message', (...args) => resolve(args)))) as [Buffer]
+  t.equal(message.toString(), 'echo over tls')
+  ws.close()
+  await new Promise((resolve) => ws.once('close', resolve))
+  t.equal((await httpsRequest(`https://localhost:${port}/`)).body.toString(), 'plain', 'plain requests are served besides')
 })
 
 // --- The node and fetch interfaces ------------------------------------------------------------
