@@ -322,7 +322,7 @@ export class Server {
     if (this.closing !== null) return this.closing
     this.closing = new Promise<void>((resolve) => {
       this.allClosed = resolve
-      for (const listener of this.listeners) listener.close(() => this.checkClosed())
+      for (const listener of this.listeners) listener.close()
       for (const conn of this.connections) conn.shutdown()
       this.checkClosed()
     })
