@@ -275,6 +275,23 @@ t.test('WebSocket over TLS (wss:): the upgrade handler takes the TLSSocket', asy
   t.equal((await httpsRequest(`https://localhost:${port}/`)).body.toString(), 'plain', 'plain requests are served besides')
 })
 
+t.test('an app that streams an upload slowly over TLS: reading pauses and resumes, every byte arrives', async (t) => {
+  const { origin } = await startTls(t, async (req: Request, res: Response) => {
+    const hash = createHash('sha256')
+    let bytes = 0
+    let pieces = 0
+    for await (const chunk of req) {
+      hash.update(chunk)
+      bytes += chunk.length
+      if (++pieces % 16 === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+    }
+    res.end(JSON.stringify({ bytes, sha: hash.digest('hex') }))
+  }, { bufferBody: 0, maxBodySize: 64 * MiB })
+  const upload = randomBytes(12 * MiB)
+  const reply = await httpsRequest(`${origin}/slow`, { method: 'POST', body: upload })
+  t.same(json(reply), { bytes: upload.length, sha: createHash('sha256').update(upload).digest('hex') })
+})
+
 // --- The node and fetch interfaces ------------------------------------------------------------
 
 t.test("node interface over TLS: req.socket is the TLSSocket; Express's req.protocol and req.secure", async (t) => {
