@@ -1,12 +1,27 @@
 // Where a server listens: `HOST:PORT`, `[IPv6]:PORT`, `unix:PATH` or `fd://N` (a socket passed
-// in by systemd's socket activation), as gunicorn's --bind takes them.
+// in by systemd's socket activation), as gunicorn's --bind takes them; and binding a net.Server
+// to one, with the unix socket file's upkeep (a stale file replaced, a live one left alone).
+import fs from 'node:fs'
+import net from 'node:net'
 
+/**
+ * A place to listen. A tcp bind's host '' is every interface as node:net chooses by default
+ * (`::` with IPv4 too where the system has IPv6, else 0.0.0.0).
+ */
 export type Bind =
   | { kind: 'tcp'; host: string; port: number }
   | { kind: 'unix'; path: string }
   | { kind: 'fd'; fd: number }
 
-export class BindError extends Error {}
+/** A bind that cannot be parsed or used; `code` is node's (EADDRINUSE...) when one applies. */
+export class BindError extends Error {
+  readonly code: string | undefined
+  constructor(message: string, code?: string) {
+    super(message)
+    this.name = 'BindError'
+    this.code = code
+  }
+}
 
 const PORT = /^\d{1,5}$/
 
@@ -19,7 +34,7 @@ export function parseBind(text: string): Bind {
   }
   if (text.startsWith('fd://')) {
     const fd = text.slice(5)
-    if (!/^\d+$/.test(fd)) throw new BindError(`not a file descriptor number in '${text}'`)
+    if (!/^\d+$/.test(fd) || !Number.isSafeInteger(Number(fd))) throw new BindError(`not a file descriptor number in '${text}'`)
     return { kind: 'fd', fd: Number(fd) }
   }
   let host: string
@@ -47,4 +62,119 @@ export function formatBind(bind: Bind): string {
   if (bind.kind === 'unix') return `unix:${bind.path}`
   if (bind.kind === 'fd') return `fd://${bind.fd}`
   return bind.host.includes(':') ? `[${bind.host}]:${bind.port}` : `${bind.host}:${bind.port}`
+}
+
+/** How a listen() goes, beyond the bind itself. */
+export interface ListenOptions {
+  /** Pending-connection queue; absent: the system's default. */
+  backlog?: number
+  /**
+   * unix: binds: the umask the socket file is created with (e.g. 0o007 for a group-writable
+   * socket), applied only around the bind. Absent: the process's. Under node:cluster the
+   * primary binds for its workers, so the umask must be set there.
+   */
+  umask?: number
+  /**
+   * unix: binds: the socket file was already made ready by prepareUnixSocket() (as the cluster's
+   * primary does once for all its workers): listen does not check it again.
+   */
+  prepared?: boolean
+  /** node:net's `exclusive`: under node:cluster, this worker binds a socket of its own. */
+  exclusive?: boolean
+  /**
+   * tcp binds: SO_REUSEPORT, so that several processes bind the same port and the kernel spreads
+   * connections (node:net's `reusePort`: Node.js >= 22.12 or >= 23.1, on Linux and the BSDs).
+   * On an older Node.js listen fails saying so, rather than binding without it. Ignored by
+   * unix: and fd:// binds.
+   */
+  reusePort?: boolean
+}
+
+/** True when this Node.js's net.Server.listen knows `reusePort`. */
+export function reusePortSupported(version = process.versions.node): boolean {
+  const [major, minor] = version.split('.').map(Number)
+  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12)
+}
+
+/**
+ * Makes `server` listen on `bind`; resolves once it does. Errors are one line: node's own for
+ * tcp binds (`listen EADDRINUSE: address already in use 127.0.0.1:8080`), the bind named first
+ * for the others.
+ */
+export async function listenOn(server: net.Server, bind: Bind, options: ListenOptions = {}): Promise<void> {
+  // (An older Node.js ignores `reusePort`: it is refused below rather than silently dropped.)
+  const listen: net.ListenOptions & { reusePort?: boolean } = { backlog: options.backlog, exclusive: options.exclusive }
+  if (bind.kind === 'tcp') {
+    listen.host = bind.host === '' ? undefined : bind.host
+    listen.port = bind.port
+    listen.reusePort = options.reusePort
+    if (options.reusePort === true && !reusePortSupported()) {
+      throw new BindError(`reusePort needs Node.js >= 22.12 (this is ${process.version})`)
+    }
+  } else if (bind.kind === 'unix') {
+    if (options.prepared !== true) await prepareUnixSocket(bind.path)
+    listen.path = bind.path
+  } else {
+    ;(listen as { fd?: number }).fd = bind.fd
+  }
+  await new Promise<void>((resolve, reject) => {
+    const failed = (error: NodeJS.ErrnoException): void => {
+      reject(bind.kind === 'tcp' ? error : new BindError(`${formatBind(bind)}: ${error.message}`, error.code))
+    }
+    server.once('error', failed)
+    // The bind itself is synchronous in listen() (a path needs no lookup): the umask covers it
+    // and nothing else the process creates.
+    const umask = bind.kind === 'unix' && options.umask !== undefined ? process.umask(options.umask) : -1
+    try {
+      server.listen(listen, () => {
+        server.off('error', failed)
+        resolve()
+      })
+    } finally {
+      if (umask !== -1) process.umask(umask)
+    }
+  })
+}
+
+// A connect to a socket file nobody listens on fails so (ENOENT: the file went meanwhile).
+const STALE = new Set(['ECONNREFUSED', 'ENOENT'])
+
+/**
+ * Makes `path` ready to be bound: nothing there is fine; a socket file that nothing answers on
+ * (left by a server that was killed) is removed; a socket something answers on is an error
+ * (EADDRINUSE), and so is any other kind of file, which is never removed. Under node:cluster
+ * the primary calls this once before its workers listen (with `prepared: true`).
+ */
+export async function prepareUnixSocket(path: string): Promise<void> {
+  let stats: fs.Stats
+  try {
+    stats = fs.lstatSync(path)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return
+    throw new BindError(`unix:${path}: ${(error as Error).message}`, (error as NodeJS.ErrnoException).code)
+  }
+  if (!stats.isSocket()) throw new BindError(`unix:${path}: the path exists and is not a socket (it is left as it is)`, 'EEXIST')
+  const answered = await new Promise<string | null>((resolve) => {
+    const probe = net.connect({ path })
+    probe.once('connect', () => {
+      probe.destroy()
+      resolve('something answers on it')
+    })
+    // Any other failure (EAGAIN: a live server's queue is full) may be a live server: keep it.
+    probe.once('error', (error: NodeJS.ErrnoException) => resolve(STALE.has(error.code as string) ? null : `connecting to it fails with ${error.code}`))
+  })
+  if (answered !== null) throw new BindError(`unix:${path}: address already in use (${answered})`, 'EADDRINUSE')
+  removeUnixSocket(path)
+}
+
+/**
+ * Removes the socket file at `path` if there is one (at exit, by whoever bound it: a server's
+ * own close removes it already). Any other kind of file is left alone.
+ */
+export function removeUnixSocket(path: string): void {
+  try {
+    if (fs.lstatSync(path).isSocket()) fs.unlinkSync(path)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+  }
 }

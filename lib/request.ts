@@ -208,6 +208,14 @@ export class Request {
   }
 
   /**
+   * True when the connection is TLS (the server's `tls` option): the request came as `https:`.
+   * With TLS, `socket` is the node:tls TLSSocket (getPeerCertificate(), authorized...).
+   */
+  get secure(): boolean {
+    return (this.owner.socket as Socket & { encrypted?: boolean }).encrypted === true
+  }
+
+  /**
    * What a trusted proxy (forwardedAllowIps) said about the client in X-Forwarded-For, -Proto,
    * -Host or Forwarded; null when the peer is not trusted or sent none of them. Read lazily.
    */

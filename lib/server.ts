@@ -1,7 +1,10 @@
 // The public library API: createServer(app, options), listen, address, close.
 import net from 'node:net'
 import os from 'node:os'
+import tls from 'node:tls'
 import type { Socket } from 'node:net'
+import { formatBind, listenOn, parseBind, type Bind, type ListenOptions } from './binds.js'
+import { tlsServerOptions, type TlsOptions } from './tls-options.js'
 import { Connection, type ConnectionSettings, type UpgradeHandler } from './connection.js'
 import { Dispatcher } from './dispatch.js'
 import { DEFAULT_LIMITS, type ParserLimits } from './http/parser.js'
@@ -25,6 +28,10 @@ export type { UpgradeHandler } from './connection.js'
 export type { Forwarded } from './proxy.js'
 export { DEFAULT_FORWARDED_ALLOW_IPS } from './proxy.js'
 export { Log, LogFileError, AccessFormatError, type LogOptions, type LogLevel } from './log.js'
+export { BindError, formatBind, parseBind, prepareUnixSocket, removeUnixSocket, reusePortSupported } from './binds.js'
+export type { Bind, ListenOptions } from './binds.js'
+export { TlsConfigError, tlsOptionsFromFiles, type ClientCerts, type TlsFiles, type TlsOptions } from './tls-options.js'
+export { removePidFile, writePidFile } from './pidfile.js'
 
 export interface ServerOptions extends Partial<ParserLimits> {
   /**
@@ -103,6 +110,14 @@ export interface ServerOptions extends Partial<ParserLimits> {
    * one is closed, with a WARN line (default false).
    */
   proxyProtocol?: boolean
+  /**
+   * Serve HTTPS: node:tls's server options (`cert`, `key`, `ca`, `ciphers`, `minVersion`...) and
+   * `clientCerts` ('none', 'optional' or 'required'). Every bind of the server speaks TLS; ALPN
+   * offers http/1.1 only; a handshake must finish within `headersTimeout` (unless
+   * `handshakeTimeout` is given). Apps see `req.secure` (native), `req.socket.encrypted` (node)
+   * and `https:` URLs (fetch). `tlsOptionsFromFiles()` builds these from PEM files.
+   */
+  tls?: TlsOptions
 }
 
 export interface ServerAddress {
@@ -134,7 +149,13 @@ export class Server {
   private readonly ready: Promise<unknown> | null
   /** What the node interface reads per response (node's Keep-Alive header). */
   private readonly nodeOptions: NodeOptions
-  private readonly net: net.Server
+  /** One listening socket per listen() call. */
+  private readonly listeners: net.Server[]
+  /** What each listener was asked to listen on (same order). */
+  private readonly binds: Bind[]
+  /** Performs the handshake of every accepted socket when the server speaks TLS. */
+  private readonly tls: tls.Server | null
+  private readonly acceptListener: (socket: Socket) => void
   private readonly settings: ConnectionSettings
   private readonly connections: Set<Connection>
   private readonly backlog: number | undefined
@@ -172,7 +193,7 @@ export class Server {
       invoke = (res) => invokeNode(handler, res, nodeOptions, appFailed)
     } else {
       const handler = resolved.handler as FetchHandler
-      invoke = (res) => invokeFetch(handler, res, 'http', appFailed)
+      invoke = (res) => invokeFetch(handler, res, res.req.secure ? 'https' : 'http', appFailed)
     }
     this.settings = {
       limits,
@@ -197,29 +218,75 @@ export class Server {
     this.sweeper = null
     this.closing = null
     this.allClosed = null
-    this.net = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket))
+    this.listeners = []
+    this.binds = []
+    this.acceptListener = (socket) => this.accept(socket)
+    this.tls = null
+    if (options.tls !== undefined) {
+      const tlsOptions = tlsServerOptions(options.tls, this.settings.headersTimeout)
+      // Never listens itself: the listeners hand it their sockets, it hands back TLS sockets.
+      this.tls = tls.createServer({ ...tlsOptions, allowHalfOpen: true }, this.acceptListener)
+      this.tls.on('tlsClientError', (error: Error, socket: tls.TLSSocket) => handshakeFailed(log, error, socket))
+      const tlsServer = this.tls
+      this.acceptListener = (socket) => tlsServer.emit('connection', socket)
+    }
     if (options.upgrade !== undefined) this.setUpgradeHandler(options.upgrade)
   }
 
-  /** Starts listening (once the app is ready); resolves once the socket is bound. */
-  async listen(port = 8080, host?: string): Promise<void> {
+  /**
+   * Starts listening (once the app is ready); resolves once the socket is bound. Either a port
+   * and host (node's default host: every interface), or a Bind (`{ kind: 'unix', path }`...) or
+   * its text (`'unix:/run/app.sock'`, `'[::1]:8443'`, `'fd://3'`, as parseBind reads it). Call
+   * it once per place to listen on: every listener serves the same app with the same settings.
+   */
+  listen(port?: number, host?: string): Promise<void>
+  listen(bind: Bind | string, options?: ListenOptions): Promise<void>
+  async listen(where: number | Bind | string = 8080, options?: string | ListenOptions): Promise<void> {
+    let bind: Bind
+    let listenOptions: ListenOptions
+    if (typeof where === 'number') {
+      bind = { kind: 'tcp', host: (options as string | undefined) ?? '', port: where }
+      listenOptions = {}
+    } else {
+      bind = typeof where === 'string' ? parseBind(where) : where
+      listenOptions = (options as ListenOptions | undefined) ?? {}
+    }
     if (this.ready !== null) await this.ready
-    return new Promise((resolve, reject) => {
-      const onError = (error: Error): void => reject(error)
-      this.net.once('error', onError)
-      this.net.listen({ port, host, backlog: this.backlog }, () => {
-        this.net.off('error', onError)
-        this.net.on('error', (error) => this.settings.log.error('Server socket error', error))
-        this.startSweeping()
-        resolve()
-      })
-    })
+    const listener = net.createServer({ allowHalfOpen: true, noDelay: true }, this.acceptListener)
+    await listenOn(listener, bind, { backlog: this.backlog, ...listenOptions })
+    if (this.closing !== null) {
+      // close() came while this bind was under way: it must not outlive the server.
+      listener.close()
+      throw new Error(`The server was closed while it was binding ${formatBind(bind)}`)
+    }
+    listener.on('error', (error) => this.settings.log.error(`Server socket error on ${formatBind(bind)}`, error))
+    this.listeners.push(listener)
+    this.binds.push(bind)
+    this.startSweeping()
   }
 
+  /** The first TCP address listened on (port 0 resolved to the real one). */
   address(): ServerAddress {
-    const address = this.net.address()
-    if (address === null || typeof address === 'string') throw new Error('The server is not listening')
-    return { address: address.address, port: address.port, family: address.family }
+    for (const listener of this.listeners) {
+      const address = listener.address()
+      if (address !== null && typeof address !== 'string') return { address: address.address, port: address.port, family: address.family }
+    }
+    throw new Error('The server is not listening')
+  }
+
+  /**
+   * Every place listened on, in listen() order, as binds: tcp ones with their real address and
+   * port (an fd:// of a TCP socket included), unix ones with their path, an fd:// of a unix
+   * socket as given.
+   */
+  addresses(): Bind[] {
+    const binds: Bind[] = []
+    for (let i = 0; i < this.listeners.length; i++) {
+      const address = this.listeners[i].address()
+      if (address !== null && typeof address !== 'string') binds.push({ kind: 'tcp', host: address.address, port: address.port })
+      else binds.push(this.binds[i])
+    }
+    return binds
   }
 
   /**
@@ -274,8 +341,9 @@ export class Server {
     if (this.closing !== null) return this.closing
     this.closing = new Promise<void>((resolve) => {
       this.allClosed = resolve
-      this.net.close(() => this.checkClosed())
+      for (const listener of this.listeners) listener.close()
       for (const conn of this.connections) conn.shutdown()
+      this.checkClosed()
     })
     return this.closing
   }
@@ -294,7 +362,8 @@ export class Server {
   }
 
   private checkClosed(): void {
-    if (this.connections.size > 0 || this.net.listening || this.allClosed === null) return
+    // (Listeners stop listening within close(); only connections are waited for.)
+    if (this.connections.size > 0 || this.allClosed === null) return
     if (this.sweeper !== null) clearInterval(this.sweeper)
     this.sweeper = null
     const resolve = this.allClosed
@@ -307,6 +376,16 @@ export class Server {
     const time = Date.now()
     for (const conn of this.connections) conn.sweep(time)
   }
+}
+
+/**
+ * A client whose handshake failed (plain HTTP to the TLS port, no or a bad client certificate,
+ * a handshake not finished in time) is only dropped: that is its problem, not the server's.
+ */
+/** A failed TLS handshake is the client's business: one DEBUG line (--log-level debug), no more. */
+function handshakeFailed(log: Log, error: Error, socket: tls.TLSSocket): void {
+  log.debug(`TLS handshake failed with ${socket.remoteAddress ?? '-'}:${socket.remotePort ?? '-'}: ${error.message}`)
+  socket.destroy()
 }
 
 function appFailed(res: Response, error: unknown): void {

@@ -2,6 +2,7 @@
 // `Request` built lazily from Pegasus's parsed head and body, and its `Response` is written by
 // Pegasus's own writer (no node:http, no undici objects the app does not touch).
 import { Readable } from 'node:stream'
+import type { TLSSocket } from 'node:tls'
 import type { Request as EngineRequest } from '../request.js'
 import type { Response as EngineResponse } from '../response.js'
 
@@ -13,6 +14,11 @@ export interface FetchInfo {
   readonly remoteAddr: { hostname: string | undefined; port: number | undefined; transport: 'tcp' }
   /** Bun's `server.requestIP(request)` (what Hono's `getConnInfo` from `hono/bun` calls). */
   requestIP(request?: Request): { address: string | undefined; port: number | undefined; family: string | undefined } | null
+  /**
+   * The connection's TLS socket when it came over TLS (the server's `tls` option), else null:
+   * `getPeerCertificate()`, `authorized`, `getProtocol()`, `getCipher()`...
+   */
+  readonly tlsSocket: TLSSocket | null
 }
 
 export type FetchHandler = (request: Request, info: FetchInfo) => Response | Promise<Response>
@@ -245,8 +251,10 @@ function urlOf(engine: EngineRequest, scheme: string): string {
   if (host !== undefined && host !== '') authority = host
   else {
     const socket = engine.socket
-    const address = socket.localAddress as string
-    authority = `${address.includes(':') ? `[${address}]` : address}:${socket.localPort}`
+    const address = socket.localAddress
+    // A unix socket has no address to name.
+    if (address === undefined) authority = 'localhost'
+    else authority = `${address.includes(':') ? `[${address}]` : address}:${socket.localPort}`
   }
   return `${scheme}://${authority}${target === '*' ? '/*' : target}`
 }
@@ -310,6 +318,10 @@ class ClientInfo implements FetchInfo {
   }
   get remoteAddr(): FetchInfo['remoteAddr'] {
     return { hostname: this.engine.remoteAddress, port: this.engine.remotePort, transport: 'tcp' }
+  }
+  get tlsSocket(): TLSSocket | null {
+    const engine = this.engine
+    return engine.secure ? (engine.socket as TLSSocket) : null
   }
   requestIP(): ReturnType<FetchInfo['requestIP']> {
     const engine = this.engine
