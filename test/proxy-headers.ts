@@ -1,3 +1,5 @@
+// (Not named proxy.ts: Next.js 16 takes a file of that name, even here, for its request proxy
+// when test/node-next.ts builds its app.)
 // Behind proxies: forwardedAllowIps decides whose X-Forwarded-For / -Proto / -Host and Forwarded
 // fields are believed; from a trusted peer they set req.remoteAddress, the access log's client,
 // the fetch request's URL and info, and Express's req.ip / req.protocol, per request.
