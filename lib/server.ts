@@ -3,7 +3,7 @@ import net from 'node:net'
 import os from 'node:os'
 import type { Socket } from 'node:net'
 import { Connection, type ConnectionSettings, type UpgradeHandler } from './connection.js'
-import { Dispatcher } from './dispatch.js'
+import { Dispatcher, type AppCallWatch } from './dispatch.js'
 import { DEFAULT_LIMITS, type ParserLimits } from './http/parser.js'
 import { Log } from './log.js'
 import { invokeNative, type App } from './interfaces/native.js'
@@ -21,6 +21,7 @@ export type { Request } from './request.js'
 export type { Response } from './response.js'
 export { HttpError } from './http/errors.js'
 export type { UpgradeHandler } from './connection.js'
+export type { AppCallWatch } from './dispatch.js'
 export { Log } from './log.js'
 
 export interface ServerOptions extends Partial<ParserLimits> {
@@ -87,6 +88,18 @@ export interface ServerOptions extends Partial<ParserLimits> {
    * requests are served as plain HTTP/1.1.
    */
   upgrade?: (req: never, socket: Socket, head: Buffer) => void
+  /** Told of each app call as it starts and returns (the CLI's worker watchdog); default none. */
+  watch?: AppCallWatch
+}
+
+export interface CloseOptions {
+  /**
+   * Leave idle keep-alive connections open instead of closing them at once: the next request
+   * on each is answered with `Connection: close`, and one that stays idle closes at its
+   * keep-alive timeout, so no client can send a request on a connection as it closes
+   * (default false).
+   */
+  keepIdle?: boolean
 }
 
 export interface ServerAddress {
@@ -159,7 +172,7 @@ export class Server {
     }
     this.settings = {
       limits,
-      dispatcher: new Dispatcher(invoke, threads, options.maxQueued ?? threads * 64, maxQueue, log),
+      dispatcher: new Dispatcher(invoke, threads, options.maxQueued ?? threads * 64, maxQueue, log, options.watch ?? null),
       log,
       accessLog: options.accessLog ?? false,
       maxPipeline: atLeast('maxPipeline', options.maxPipeline ?? DEFAULT_MAX_PIPELINE, 1),
@@ -183,17 +196,28 @@ export class Server {
   }
 
   /** Starts listening (once the app is ready); resolves once the socket is bound. */
-  async listen(port = 8080, host?: string): Promise<void> {
+  listen(port = 8080, host?: string): Promise<void> {
+    return this.listenWith({ port, host })
+  }
+
+  /**
+   * Starts listening with node's listen options (`reusePort`, `exclusive`, `path`...), or on
+   * `{ handle }`, a socket another process bound and passed over IPC (the CLI's arbiter does).
+   */
+  async listenWith(target: net.ListenOptions | { handle: object }): Promise<void> {
     if (this.ready !== null) await this.ready
     return new Promise((resolve, reject) => {
       const onError = (error: Error): void => reject(error)
       this.net.once('error', onError)
-      this.net.listen({ port, host, backlog: this.backlog }, () => {
+      const listening = (): void => {
         this.net.off('error', onError)
         this.net.on('error', (error) => this.settings.log.error('Server socket error', error))
         this.startSweeping()
         resolve()
-      })
+      }
+      // node takes a handle's backlog as an argument, not from an options object.
+      if ('handle' in target) this.net.listen(target.handle, this.backlog, listening)
+      else this.net.listen({ ...target, backlog: this.backlog }, listening)
     })
   }
 
@@ -247,16 +271,22 @@ export class Server {
     return this.connections.size
   }
 
+  /** App calls started since the server was made. */
+  get requestCount(): number {
+    return this.settings.dispatcher.calls
+  }
+
   /**
    * Graceful close: stop accepting, let requests in flight finish (answered with
    * `Connection: close`), close idle keep-alive connections; resolves when all are closed.
    */
-  close(): Promise<void> {
+  close(options: CloseOptions = {}): Promise<void> {
     if (this.closing !== null) return this.closing
+    const closeIdle = options.keepIdle !== true
     this.closing = new Promise<void>((resolve) => {
       this.allClosed = resolve
       this.net.close(() => this.checkClosed())
-      for (const conn of this.connections) conn.shutdown()
+      for (const conn of this.connections) conn.shutdown(closeIdle)
     })
     return this.closing
   }
