@@ -32,7 +32,7 @@ function raw(port: number, request: string, halfClose = true): Promise<{ respons
 }
 
 t.test('-h and --help print the help', async (t) => {
-  const help = `usage: pegasus [-h] [--chdir DIR] [--host ADDR] [--port PORT] [--threads INT] [--backlog INT] [--interface {auto,native,node,fetch}] [MODULE:APP]
+  const help = `usage: pegasus [-h] [--chdir DIR] [--host ADDR] [--port PORT] [--threads INT] [--backlog INT] [--interface {auto,native,node,fetch}] [-w INT] [-b ADDR] [--config FILE] [MODULE:APP]
 
 A blazingly fast HTTP/1.1 web server.
 
@@ -51,6 +51,64 @@ options:
                  Do not log a line for each request.
   --interface {auto,native,node,fetch}
                  How the app is called: native (Pegasus's req and res), node (node:http's IncomingMessage and ServerResponse), fetch (web Request and Response), or auto: chosen by the app's shape. [auto]
+  --config FILE  Read settings from a .json file, or a .js/.mjs/.cjs module exporting an object, its keys the flags' names (\`workers\`, \`forwarded-allow-ips\` or \`forwardedAllowIps\`). The command line and PEGASUS_* environment variables override it. [None]
+  --print-config
+                 Print the resolved settings as JSON (usable as a --config file) and exit.
+
+workers:
+  -w INT, --workers INT
+                 The number of worker processes, each serving the app on its own event loop, supervised by a primary process. Uses $WEB_CONCURRENCY when set. [1]
+  --worker-timeout SECONDS
+                 A worker whose event loop is blocked this long is killed and replaced (WORKER TIMEOUT). 0: never. [30]
+  --graceful-timeout SECONDS
+                 After SIGTERM (or a reload, or a recycled worker), seconds requests in flight get to finish before their connections are closed. [30]
+  --max-requests INT
+                 A worker is replaced after serving this many requests (one worker at a time). 0: never. [0]
+  --max-requests-jitter INT
+                 Each worker's --max-requests is moved by a random amount up to this, so workers are not replaced together. [0]
+  --max-worker-memory MIB
+                 A worker whose resident memory (RSS) grows past this many MiB is replaced. 0: no limit. [0]
+  --reload       Development: restart the workers when a file under --chdir changes (node_modules and dot folders aside).
+  --balance {round-robin,shared,reuseport}
+                 How connections reach workers: node:cluster's round-robin through the primary, one shared listening socket every worker accepts from, or a socket per worker with SO_REUSEPORT (Node.js >= 22.12). Uses shared for one worker, round-robin for more by default. [None]
+
+binds:
+  -b ADDR, --bind ADDR
+                 Where to listen, repeatable: HOST:PORT, [IPv6]:PORT, unix:PATH or fd://N (a socket passed by systemd). Wins over --host and --port. [None]
+  --umask INT    The umask unix socket files are created with, octal (0o007 or 007). Uses the process's by default. [None]
+  --pid FILE     Write the primary process's pid to this file (removed on exit). [None]
+
+TLS:
+  --certfile FILE
+                 Serve HTTPS with this PEM certificate (chain); needs --keyfile. [None]
+  --keyfile FILE
+                 The certificate's PEM private key. [None]
+  --ca-certs FILE
+                 PEM certificates of the authorities client certificates are checked against. [None]
+  --cert-reqs {none,optional,required}
+                 Client certificates: not asked for, asked for (the app sees whether one was valid), or required (the handshake fails without a valid one). [none]
+  --ssl-ciphers CIPHERS
+                 OpenSSL cipher list for TLS 1.2 connections. Uses Node.js's default by default. [None]
+  --ssl-min-version {TLSv1.2,TLSv1.3}
+                 The oldest TLS version accepted. [TLSv1.2]
+
+behind a proxy:
+  --forwarded-allow-ips LIST
+                 Comma-separated addresses or CIDRs of proxies whose X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host and Forwarded fields are believed; '*' trusts every peer. [127.0.0.1,::1]
+  --proxy-protocol
+                 Every connection from a --forwarded-allow-ips peer starts with a PROXY protocol header (v1 or v2), as load balancers send; the client's address is taken from it.
+
+logs:
+  --access-logfile FILE
+                 Where access lines go: '-' for standard output, or a file (reopened on SIGUSR1). [-]
+  --error-logfile FILE
+                 Where the other lines go: '-' for standard output (INFO) and standard error (WARN and worse), or a file (reopened on SIGUSR1). [-]
+  --log-level {debug,info,warning,error,critical}
+                 The least severe lines written (access lines aside). [info]
+  --access-log-format FORMAT
+                 An access line made of gunicorn's atoms: %(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s", T D M L p, %({header}i)s, %({header}o)s, %({name}e)s. Uses the line shown in the README by default. [None]
+  --access-log-json
+                 Write each access line as one JSON object.
 
 limits and timeouts:
   --limit-request-line INT
