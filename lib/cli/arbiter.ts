@@ -4,6 +4,7 @@
 import cluster, { type Worker } from 'node:cluster'
 import { lookup } from 'node:dns/promises'
 import net from 'node:net'
+import { constants } from 'node:os'
 import { getSystemErrorMap } from 'node:util'
 import { formatBind, type Bind } from '../binds.js'
 import { Log } from '../log.js'
@@ -45,13 +46,18 @@ export function hasReusePort(version = process.versions.node): boolean {
   return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12)
 }
 
+const EADDRINUSE = -constants.errno.EADDRINUSE
+
 /** How a bind failure reads: node's own `listen EADDRINUSE: address already in use 127.0.0.1:80`. */
 function listenError(errno: number, where: string): string {
   const [code, description] = getSystemErrorMap().get(errno) ?? [`E${-errno}`, 'unknown error']
   return `listen ${code}: ${description} ${where}`
 }
 
-type ServerHandle = object
+interface ServerHandle {
+  getsockname?(out: { port?: number }): number
+  close(): void
+}
 const createServerHandle = (net as unknown as {
   _createServerHandle(address: string | null, port: number, addressType: number, fd?: number): ServerHandle | number
 })._createServerHandle
@@ -73,6 +79,12 @@ async function bindHere(bind: Bind): Promise<ServerHandle> {
     const { address, family } = await lookup(bind.host)
     handle = createServerHandle(address, bind.port, family)
     where = `${address}:${bind.port}`
+    // libuv keeps EADDRINUSE from bind for listen to report; a socket left unbound shows it.
+    const out: { port?: number } = {}
+    if (typeof handle !== 'number' && bind.port !== 0 && ((handle.getsockname as NonNullable<ServerHandle['getsockname']>)(out), out.port !== bind.port)) {
+      handle.close()
+      handle = EADDRINUSE
+    }
   }
   if (typeof handle === 'number') throw new Error(listenError(handle, where))
   return handle
@@ -277,7 +289,7 @@ export async function runArbiter(settings: Settings): Promise<void> {
     manage()
   }
 
-  function exited(slot: Slot, code: number | null, signal: NodeJS.Signals | null): void {
+  function exited(slot: Slot, code: number | null, signal: string | null): void {
     slots.delete(slot)
     if (recycling === slot) recycling = null
     const how = signal !== null ? `was killed by signal ${signal}` : `exited with code ${code}`
