@@ -195,7 +195,8 @@ export async function runArbiter(settings: Settings): Promise<void> {
         break
       case 'loaded':
         settings.binds.forEach((bind, i) => {
-          const port = bind.kind === 'tcp' && bind.port === 0 && ports !== null ? ports[i] : undefined
+          // (Round-robin: node:cluster keys its socket by the bind as given; port 0 stays 0.)
+          const port = balance === 'reuseport' && bind.kind === 'tcp' && bind.port === 0 && ports !== null ? ports[i] : undefined
           const given = port === undefined ? bind : { ...bind, port }
           send(slot, { t: 'listen', bind: given, reusePort: balance === 'reuseport', last: i === settings.binds.length - 1 }, handles[i])
         })
@@ -290,7 +291,8 @@ export async function runArbiter(settings: Settings): Promise<void> {
   }
 
   function exited(slot: Slot, code: number | null, signal: string | null): void {
-    slots.delete(slot)
+    // Dropped already: a worker of a reload given up on.
+    if (!slots.delete(slot)) return
     if (recycling === slot) recycling = null
     const how = signal !== null ? `was killed by signal ${signal}` : `exited with code ${code}`
     if (stopping) {
@@ -319,7 +321,11 @@ export async function runArbiter(settings: Settings): Promise<void> {
     if (old.length > 0) {
       log.error(`Reload failed after ${bootFailures} boot failures; the previous workers go on serving`)
       generation--
-      for (const slot of slots) if (slot.generation > generation) slot.worker.process.kill('SIGKILL')
+      for (const slot of slots) {
+        if (slot.generation <= generation) continue
+        slots.delete(slot)
+        slot.worker.process.kill('SIGKILL')
+      }
       for (const slot of old) slot.leaving = false
       bootFailures = 0
       return

@@ -67,12 +67,12 @@ export class Watchdog implements AppCallWatch {
 /** What the thread reports once the loop has not beaten for the timeout. */
 export function describeStall(shared: SharedArrayBuffer, pid: number, timeout: number, now: number): string {
   const ints = new Int32Array(shared, 0, INTS)
-  const head = `ERROR: Worker (pid:${pid}) event loop blocked for ${timeout / 1000} s`
+  const head = `ERROR: Worker (pid:${pid}) event loop blocked (no heartbeat for ${timeout / 1000} s)`
   const entered = ints[ENTERED]
   if (entered === 0) return `${head}; no app call had started\n`
   const line = Buffer.from(shared, INTS * 4 + 8, LINE).toString('latin1', 0, ints[LINE_LENGTH])
   const ago = ((now - new Float64Array(shared, 0, INTS / 2 + 1)[STARTED_AT]) / 1000).toFixed(1)
-  if (ints[LEFT] !== entered) return `${head} in the app call for "${line}" (started ${ago} s ago)\n`
+  if (ints[LEFT] !== entered) return `${head}, in the app call for "${line}" (started ${ago} s ago)\n`
   return `${head}; the last app call to start was "${line}" (${ago} s ago), which had returned\n`
 }
 
