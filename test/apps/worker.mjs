@@ -1,7 +1,7 @@
 // For the arbiter's tests: which worker answered (its pid), a route that blocks the event loop
 // for ever, one that streams for ever, and one that takes a while.
 export default function worker(req, res) {
-  if (req.url === '/block') {
+  if (req.url.startsWith('/block')) {
     for (;;);
   }
   if (req.url === '/stream') {
