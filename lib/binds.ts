@@ -88,6 +88,11 @@ export interface ListenOptions {
    * unix: and fd:// binds.
    */
   reusePort?: boolean
+  /**
+   * A listening socket's handle bound by another process and passed over IPC (the CLI's arbiter
+   * binds once and hands it to each worker): listened on as it is, the bind only naming it.
+   */
+  handle?: object
 }
 
 /** True when this Node.js's net.Server.listen knows `reusePort`. */
@@ -112,7 +117,7 @@ export async function listenOn(server: net.Server, bind: Bind, options: ListenOp
       throw new BindError(`reusePort needs Node.js >= 22.12 (this is ${process.version})`)
     }
   } else if (bind.kind === 'unix') {
-    if (options.prepared !== true) await prepareUnixSocket(bind.path)
+    if (options.prepared !== true && options.handle === undefined) await prepareUnixSocket(bind.path)
     listen.path = bind.path
   } else {
     ;(listen as { fd?: number }).fd = bind.fd
@@ -125,11 +130,14 @@ export async function listenOn(server: net.Server, bind: Bind, options: ListenOp
     // The bind itself is synchronous in listen() (a path needs no lookup): the umask covers it
     // and nothing else the process creates.
     const umask = bind.kind === 'unix' && options.umask !== undefined ? process.umask(options.umask) : -1
+    const listening = (): void => {
+      server.off('error', failed)
+      resolve()
+    }
     try {
-      server.listen(listen, () => {
-        server.off('error', failed)
-        resolve()
-      })
+      // node takes a handle's backlog as an argument, not from an options object.
+      if (options.handle !== undefined) server.listen(options.handle, options.backlog, listening)
+      else server.listen(listen, listening)
     } finally {
       if (umask !== -1) process.umask(umask)
     }

@@ -801,11 +801,15 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
 
   // --- Closing --------------------------------------------------------------------------------
 
-  /** Graceful close: finish what is in flight, answer with `Connection: close`, then end. */
-  shutdown(): void {
+  /**
+   * Graceful close: finish what is in flight, answer with `Connection: close`, then end. An
+   * idle connection ends at once, or with `closeIdle` false is left to its next request (then
+   * answered with `Connection: close`) or to its keep-alive timeout.
+   */
+  shutdown(closeIdle = true): void {
     this.closing = true
     if (this.first === null && this.parser.idle) {
-      this.end()
+      if (closeIdle) this.end()
       return
     }
     // Requests already read are answered, the last with `Connection: close`. No new request is

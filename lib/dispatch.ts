@@ -4,10 +4,20 @@
 // load shedding on (maxQueue), a request that would wait behind too many others is refused.
 import fastq from 'fastq'
 import type { Response } from './response.js'
+import type { Request } from './request.js'
 import type { Log } from './log.js'
 
 /** Calls the app for an exchange, through its interface's adapter. */
 export type Invoke = (res: Response) => void
+
+/**
+ * Told of every app call as it starts and when its synchronous part returns: the arbiter's
+ * worker records the request line where a watchdog thread can read it while the loop is blocked.
+ */
+export interface AppCallWatch {
+  enter(req: Request): void
+  leave(): void
+}
 
 /** A connection that stopped reading because the queue was full. */
 export interface Blockable {
@@ -29,8 +39,11 @@ export class Dispatcher {
   /** Requests refused since the last WARN line, and when that line was written. */
   private shedCount: number
   private warnedAt: number
+  private readonly watch: AppCallWatch | null
+  /** App calls started so far (the arbiter recycles a worker after --max-requests). */
+  calls: number
 
-  constructor(invoke: Invoke, concurrency: number, maxQueued: number, maxQueue: number, log: Log) {
+  constructor(invoke: Invoke, concurrency: number, maxQueued: number, maxQueue: number, log: Log, watch: AppCallWatch | null = null) {
     this.invoke = invoke
     this.maxQueued = maxQueued
     this.maxQueue = maxQueue
@@ -40,6 +53,8 @@ export class Dispatcher {
     this.taskDone = () => this.afterTask()
     this.shedCount = 0
     this.warnedAt = 0
+    this.watch = watch
+    this.calls = 0
   }
 
   /** Queues a call of the app for `res`. Returns false when the queue is over its bound. */
@@ -100,7 +115,15 @@ export class Dispatcher {
     }
     res.release = release
     res.calledAt = Date.now()
+    this.calls++
+    const watch = this.watch
+    if (watch === null) {
+      this.invoke(res)
+      return
+    }
+    watch.enter(res.req)
     this.invoke(res)
+    watch.leave()
   }
 }
 

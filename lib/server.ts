@@ -6,7 +6,7 @@ import type { Socket } from 'node:net'
 import { formatBind, listenOn, parseBind, type Bind, type ListenOptions } from './binds.js'
 import { tlsServerOptions, type TlsOptions } from './tls-options.js'
 import { Connection, type ConnectionSettings, type UpgradeHandler } from './connection.js'
-import { Dispatcher } from './dispatch.js'
+import { Dispatcher, type AppCallWatch } from './dispatch.js'
 import { DEFAULT_LIMITS, type ParserLimits } from './http/parser.js'
 import { Log } from './log.js'
 import { invokeNative, type App } from './interfaces/native.js'
@@ -32,6 +32,7 @@ export { BindError, formatBind, parseBind, prepareUnixSocket, removeUnixSocket, 
 export type { Bind, ListenOptions } from './binds.js'
 export { TlsConfigError, tlsOptionsFromFiles, type ClientCerts, type TlsFiles, type TlsOptions } from './tls-options.js'
 export { removePidFile, writePidFile } from './pidfile.js'
+export type { AppCallWatch } from './dispatch.js'
 
 export interface ServerOptions extends Partial<ParserLimits> {
   /**
@@ -118,6 +119,18 @@ export interface ServerOptions extends Partial<ParserLimits> {
    * and `https:` URLs (fetch). `tlsOptionsFromFiles()` builds these from PEM files.
    */
   tls?: TlsOptions
+  /** Told of each app call as it starts and returns (the CLI's worker watchdog); default none. */
+  watch?: AppCallWatch
+}
+
+export interface CloseOptions {
+  /**
+   * Leave idle keep-alive connections open instead of closing them at once: the next request
+   * on each is answered with `Connection: close`, and one that stays idle closes at its
+   * keep-alive timeout, so no client can send a request on a connection as it closes
+   * (default false).
+   */
+  keepIdle?: boolean
 }
 
 export interface ServerAddress {
@@ -197,7 +210,7 @@ export class Server {
     }
     this.settings = {
       limits,
-      dispatcher: new Dispatcher(invoke, threads, options.maxQueued ?? threads * 64, maxQueue, log),
+      dispatcher: new Dispatcher(invoke, threads, options.maxQueued ?? threads * 64, maxQueue, log, options.watch ?? null),
       log,
       accessLog: options.accessLog ?? false,
       maxPipeline: atLeast('maxPipeline', options.maxPipeline ?? DEFAULT_MAX_PIPELINE, 1),
@@ -333,16 +346,22 @@ export class Server {
     return this.connections.size
   }
 
+  /** App calls started since the server was made. */
+  get requestCount(): number {
+    return this.settings.dispatcher.calls
+  }
+
   /**
    * Graceful close: stop accepting, let requests in flight finish (answered with
    * `Connection: close`), close idle keep-alive connections; resolves when all are closed.
    */
-  close(): Promise<void> {
+  close(options: CloseOptions = {}): Promise<void> {
     if (this.closing !== null) return this.closing
+    const closeIdle = options.keepIdle !== true
     this.closing = new Promise<void>((resolve) => {
       this.allClosed = resolve
       for (const listener of this.listeners) listener.close()
-      for (const conn of this.connections) conn.shutdown()
+      for (const conn of this.connections) conn.shutdown(closeIdle)
       this.checkClosed()
     })
     return this.closing

@@ -264,33 +264,7 @@ t.test('SIGTERM lets a request in flight finish, then exits 0', async (t) => {
   t.match(cli.stdout, /^INFO: 127\.0\.0\.1:\d+ - "GET \/slow HTTP\/1\.1" 200 OK\n/m, 'its access line was flushed')
 })
 
-for (const path of ['/crash', '/reject']) {
-  t.test(`an exception the app lets escape (${path}): logged once, requests in flight finish, exit 1`, async (t) => {
-    const { cli, base } = await start(t, [...LOCAL, 'test/apps/crash.mjs:app'])
-    const inFlight = fetch(`${base}/slow`).then((res) => res.text())
-    await new Promise((resolve) => setTimeout(resolve, 50))
-    t.equal(await (await fetch(`${base}${path}`)).text(), path === '/crash' ? 'answered, then crashed\n' : 'answered, then rejected\n')
-    t.equal(await inFlight, '/slow done\n', 'the request in flight is answered')
-    t.equal(await cli.exited, 1, 'exit status 1, for a supervisor to restart it')
-    const errors = cli.stderr.match(/^ERROR: .*/gm) ?? []
-    t.same(errors, ['ERROR: Uncaught exception: no new connections; requests in flight get 10 s, then exit 1'], 'one ERROR line')
-    t.match(cli.stderr, path === '/crash' ? /Error: boom in a timer\n\s+at / : /Error: rejected in a timer\n\s+at /, 'with its stack')
-  })
-}
-
-t.test('a second uncaught exception while shutting down is logged too, and the exit stays 1', async (t) => {
-  const { cli, base } = await start(t, [...LOCAL, 'test/apps/crash.mjs:app'])
-  const inFlight = fetch(`${base}/slow`).then((res) => res.text())
-  await new Promise((resolve) => setTimeout(resolve, 50))
-  await (await fetch(`${base}/crash-twice`)).text()
-  t.equal(await inFlight, '/slow done\n')
-  t.equal(await cli.exited, 1)
-  t.same(cli.stderr.match(/^ERROR: .*/gm), [
-    'ERROR: Uncaught exception: no new connections; requests in flight get 10 s, then exit 1',
-    'ERROR: Another uncaught exception while shutting down',
-  ])
-  t.match(cli.stderr, /Error: second boom\n\s+at /)
-})
+// An exception the app lets escape ends its worker, which the arbiter replaces: test/arbiter.ts.
 
 t.test("the README's Express + ws app: the module's upgrade export takes the WebSocket", async (t) => {
   const { cli, base, port } = await start(t, [...LOCAL, 'test/apps/chat.mjs'])

@@ -490,7 +490,7 @@ const FLAGS: Flag[] = [
     name: 'certfile',
     metavar: 'FILE',
     group: 'tls',
-    help: 'Serve HTTPS with this PEM certificate (chain); needs --keyfile.',
+    help: 'Serve HTTPS with this PEM certificate (chain), its private key in --keyfile or in this file.',
     shown: shownNone,
     fallback: none,
     convert: pathOf,
@@ -865,7 +865,6 @@ export async function parseSettings(env: Environment): Promise<Parsed> {
   if (app !== undefined) settings.app = String(app[1].get('app'))
   if (settings.binds.length === 0) settings.binds = [{ kind: 'tcp', host: listen.host, port: listen.port }]
   settings.balance = listen.balance ?? (settings.workers === 1 ? 'shared' : 'round-robin')
-  if (settings.certfile !== null && settings.keyfile === null) throw new UsageError('argument --certfile: needs --keyfile')
   if (settings.keyfile !== null && settings.certfile === null) throw new UsageError('argument --keyfile: needs --certfile')
   return { settings, printConfig: sources.some(([, values]) => values.get('print-config') === true) }
 }

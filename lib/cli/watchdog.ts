@@ -1,0 +1,95 @@
+// A worker's watchdog: a tiny thread that sees the event loop stop beating and says which app
+// call it was in. A blocked JS thread runs no handler, so the request line of each app call is
+// recorded where another thread can read it: a shared buffer written by the dispatcher (a few
+// dozen bytes copied per request, only in the CLI's workers).
+import { writeSync } from 'node:fs'
+import { isMainThread, Worker, workerData } from 'node:worker_threads'
+import type { AppCallWatch } from '../dispatch.js'
+import type { Request } from '../request.js'
+
+// Int32 slots of the shared buffer.
+const BEAT = 0
+/** App calls entered, and the count when the last one returned. */
+const ENTERED = 1
+const LEFT = 2
+const LINE_LENGTH = 3
+const INTS = 4
+/** Float64 slot (after the ints): when the last app call started (ms since the epoch). */
+const STARTED_AT = 2
+const LINE = 512
+
+/** The main thread's side: records app calls and beats; the thread reads both. */
+export class Watchdog implements AppCallWatch {
+  private readonly ints: Int32Array
+  private readonly times: Float64Array
+  private readonly line: Buffer
+  private entered: number
+  private readonly thread: Worker
+
+  constructor(timeout: number, pid: number) {
+    const shared = new SharedArrayBuffer(INTS * 4 + 8 + LINE)
+    this.ints = new Int32Array(shared, 0, INTS)
+    this.times = new Float64Array(shared, 0, INTS / 2 + 1)
+    this.line = Buffer.from(shared, INTS * 4 + 8, LINE)
+    this.entered = 0
+    this.thread = new Worker(new URL(import.meta.url), { workerData: { shared, timeout, pid } })
+    // It must never keep the process alive, nor take part in its exit.
+    this.thread.unref()
+  }
+
+  /** The event loop is alive. */
+  beat(): void {
+    Atomics.add(this.ints, BEAT, 1)
+    Atomics.notify(this.ints, BEAT)
+  }
+
+  enter(req: Request): void {
+    const line = this.line
+    let n = line.write(req.method, 0, 'latin1')
+    line[n++] = 32
+    n += line.write(req.url, n, LINE - n - 9, 'latin1')
+    n += line.write(req.httpVersion === '1.1' ? ' HTTP/1.1' : ' HTTP/1.0', n, 'latin1')
+    const ints = this.ints
+    ints[LINE_LENGTH] = n
+    this.times[STARTED_AT] = Date.now()
+    ints[ENTERED] = ++this.entered
+  }
+
+  leave(): void {
+    this.ints[LEFT] = this.entered
+  }
+
+  stop(): Promise<number> {
+    return this.thread.terminate()
+  }
+}
+
+/** What the thread reports once the loop has not beaten for the timeout. */
+export function describeStall(shared: SharedArrayBuffer, pid: number, timeout: number, now: number): string {
+  const ints = new Int32Array(shared, 0, INTS)
+  const head = `ERROR: Worker (pid:${pid}) event loop blocked (no heartbeat for ${timeout / 1000} s)`
+  const entered = ints[ENTERED]
+  if (entered === 0) return `${head}; no app call had started\n`
+  const line = Buffer.from(shared, INTS * 4 + 8, LINE).toString('latin1', 0, ints[LINE_LENGTH])
+  const ago = ((now - new Float64Array(shared, 0, INTS / 2 + 1)[STARTED_AT]) / 1000).toFixed(1)
+  if (ints[LEFT] !== entered) return `${head}, in the app call for "${line}" (started ${ago} s ago)\n`
+  return `${head}; the last app call to start was "${line}" (${ago} s ago), which had returned\n`
+}
+
+/* c8 ignore start: runs in the thread, which is never ended normally, so writes no coverage */
+/** The thread: waits on the beat; a beat that does not come within the timeout is reported once. */
+function watch(shared: SharedArrayBuffer, timeout: number, pid: number): void {
+  const ints = new Int32Array(shared, 0, INTS)
+  for (;;) {
+    const beat = Atomics.load(ints, BEAT)
+    if (Atomics.wait(ints, BEAT, beat, timeout) !== 'timed-out') continue
+    // Straight to the file descriptor: the thread's process.stderr goes through the blocked loop.
+    writeSync(2, describeStall(shared, pid, timeout, Date.now()))
+    Atomics.wait(ints, BEAT, beat)
+  }
+}
+
+if (!isMainThread && workerData !== null && typeof workerData === 'object' && 'shared' in workerData) {
+  watch(workerData.shared, workerData.timeout, workerData.pid)
+}
+/* c8 ignore stop */
