@@ -136,8 +136,11 @@ export async function listenOn(server: net.Server, bind: Bind, options: ListenOp
     }
     try {
       // node takes a handle's backlog as an argument, not from an options object.
-      if (options.handle !== undefined) server.listen(options.handle, options.backlog, listening)
-      else server.listen(listen, listening)
+      if (options.handle === undefined) server.listen(listen, listening)
+      // node listens on a TCP handle as it is, but on a unix socket's (a Pipe) only by its fd,
+      // which under node:cluster it would ask the primary for: `exclusive` keeps it here.
+      else if (options.handle.constructor.name !== 'Pipe') server.listen(options.handle, options.backlog, listening)
+      else server.listen({ fd: (options.handle as { fd: number }).fd, exclusive: true, backlog: options.backlog }, listening)
     } finally {
       if (umask !== -1) process.umask(umask)
     }

@@ -138,9 +138,11 @@ http {
     await done
     const statuses = readFileSync(`${dir}/access.log`, 'utf8').trim().split('\n')
     const total = statuses.length
-    const failed = statuses.filter((line) => !/" 200 200$/.test(line))
+    // 499: wrk's own connections cut at the end of its run, requests nobody waits for.
+    const failed = statuses.filter((line) => !/" 200 200$/.test(line) && !/" 499 -$/.test(line))
     t.ok(total > 1000, `wrk made ${total} requests through nginx`)
-    t.same(failed, [], 'no request failed during the reload (nginx access log: every status and upstream status 200)')
+    t.same(failed, [], 'no request failed during the reload (nginx access log: every answer and upstream answer 200)')
+    t.notOk(statuses.some((line) => /" 5\d\d /.test(line)), 'no 5xx in nginx\'s access log')
     t.notMatch(report, /Non-2xx|Socket errors/, 'wrk saw neither errors nor non-2xx answers')
     const after = JSON.parse((await get(new http.Agent(), front, '127.0.0.1')).body).pid as number
     t.not(after, before, 'new workers serve after the reload')
