@@ -292,3 +292,34 @@ t.test('--max-requests jitter, the beat, reusePort by version', async (t) => {
   t.equal(beatInterval(1), 10)
   t.same(['20.19.0', '22.11.0', '22.12.0', '23.0.0', '23.1.0', '24.0.0'].map((v) => hasReusePort(v)), [false, false, true, false, true, true])
 })
+
+t.test('round-robin: an address taken is reported by the worker that could not listen, exit 1', async (t) => {
+  const { createServer } = await import('node:net')
+  const taken = createServer()
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => taken.close())
+  const { port } = taken.address() as { port: number }
+  const result = await run(['--host', '127.0.0.1', '--port', String(port), '--workers', '2', APP])
+  t.equal(result.status, 1)
+  t.match(result.stderr, new RegExp(`^ERROR: [^\\n]*EADDRINUSE[^\\n]*${port}\\n$`))
+  t.equal(result.stdout, '')
+})
+
+t.test('a unix socket bind goes through node:cluster', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pegasus-unix-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const path = join(dir, 'p.sock')
+  const { Running } = await import('./helpers/cli.js')
+  const cli = new Running(['--bind', `unix:${path}`, APP], process.cwd())
+  await cli.waitFor(new RegExp(`^INFO: Listen at "unix:${path}"$`, 'm'))
+  const http = await import('node:http')
+  const body = await new Promise<string>((resolve, reject) => {
+    http.get({ socketPath: path, path: '/' }, (res) => {
+      let text = ''
+      res.on('data', (chunk) => (text += chunk))
+      res.on('end', () => resolve(text))
+    }).on('error', reject)
+  })
+  t.same(children(cli.child.pid as number), [Number(body)])
+  t.equal(await cli.stop(), 0)
+})

@@ -6,7 +6,7 @@ import { lookup } from 'node:dns/promises'
 import net from 'node:net'
 import { constants } from 'node:os'
 import { getSystemErrorMap } from 'node:util'
-import { formatBind, type Bind } from '../binds.js'
+import type { Bind } from '../binds.js'
 import { Log } from '../log.js'
 import { beatInterval, type FromWorker, type ToWorker } from './protocol.js'
 import { watchTree } from './reloader.js'
@@ -50,43 +50,34 @@ const EADDRINUSE = -constants.errno.EADDRINUSE
 
 /** How a bind failure reads: node's own `listen EADDRINUSE: address already in use 127.0.0.1:80`. */
 function listenError(errno: number, where: string): string {
-  const [code, description] = getSystemErrorMap().get(errno) ?? [`E${-errno}`, 'unknown error']
+  const [code, description] = getSystemErrorMap().get(errno) as [string, string]
   return `listen ${code}: ${description} ${where}`
 }
 
 interface ServerHandle {
-  getsockname?(out: { port?: number }): number
+  getsockname(out: { port?: number }): number
   close(): void
 }
 const createServerHandle = (net as unknown as {
-  _createServerHandle(address: string | null, port: number, addressType: number, fd?: number): ServerHandle | number
+  _createServerHandle(address: string, port: number, addressType: number): ServerHandle | number
 })._createServerHandle
 
 /**
- * Binds a socket in this process without listening on it: the workers listen and accept on it,
- * and it stays bound (its queue of connections kept) while workers come and go.
+ * Binds a TCP socket in this process without listening on it: the workers listen and accept on
+ * it, and it stays bound (its queue of connections kept) while workers come and go. (node's
+ * listen takes no passed-over unix socket handle: those binds go through node:cluster.)
  */
-async function bindHere(bind: Bind): Promise<ServerHandle> {
-  let handle: ServerHandle | number
-  let where: string
-  if (bind.kind === 'unix') {
-    handle = createServerHandle(bind.path, -1, -1)
-    where = bind.path
-  } else if (bind.kind === 'fd') {
-    handle = createServerHandle(null, 0, 4, bind.fd)
-    where = formatBind(bind)
-  } else {
-    const { address, family } = await lookup(bind.host)
-    handle = createServerHandle(address, bind.port, family)
-    where = `${address}:${bind.port}`
-    // libuv keeps EADDRINUSE from bind for listen to report; a socket left unbound shows it.
-    const out: { port?: number } = {}
-    if (typeof handle !== 'number' && bind.port !== 0 && ((handle.getsockname as NonNullable<ServerHandle['getsockname']>)(out), out.port !== bind.port)) {
-      handle.close()
-      handle = EADDRINUSE
-    }
+async function bindHere(bind: Bind): Promise<ServerHandle | undefined> {
+  if (bind.kind !== 'tcp') return undefined
+  const { address, family } = await lookup(bind.host)
+  let handle = createServerHandle(address, bind.port, family)
+  // libuv keeps EADDRINUSE from bind for listen to report; a socket left unbound shows it.
+  const out: { port?: number } = {}
+  if (typeof handle !== 'number' && bind.port !== 0 && (handle.getsockname(out), out.port !== bind.port)) {
+    handle.close()
+    handle = EADDRINUSE
   }
-  if (typeof handle === 'number') throw new Error(listenError(handle, where))
+  if (typeof handle === 'number') throw new Error(listenError(handle, `${address}:${bind.port}`))
   return handle
 }
 
@@ -143,7 +134,7 @@ export async function runArbiter(settings: Settings): Promise<void> {
   // Shared: the arbiter binds and every worker accepts on the same socket. Round-robin: node's
   // cluster binds on the first worker's behalf and hands connections out. reusePort: each
   // worker binds its own socket and the kernel spreads connections.
-  let handles: ServerHandle[] = []
+  let handles: (ServerHandle | undefined)[] = []
   if (balance === 'shared') {
     try {
       handles = await Promise.all(settings.binds.map(bindHere))
@@ -291,8 +282,7 @@ export async function runArbiter(settings: Settings): Promise<void> {
   }
 
   function exited(slot: Slot, code: number | null, signal: string | null): void {
-    // Dropped already: a worker of a reload given up on.
-    if (!slots.delete(slot)) return
+    slots.delete(slot)
     if (recycling === slot) recycling = null
     const how = signal !== null ? `was killed by signal ${signal}` : `exited with code ${code}`
     if (stopping) {
@@ -320,12 +310,8 @@ export async function runArbiter(settings: Settings): Promise<void> {
     const old = [...slots].filter((slot) => slot.generation < generation && slot.retiredAt === 0)
     if (old.length > 0) {
       log.error(`Reload failed after ${bootFailures} boot failures; the previous workers go on serving`)
+      // (No worker of the failed generation is left: the last failure was the fifth.)
       generation--
-      for (const slot of slots) {
-        if (slot.generation <= generation) continue
-        slots.delete(slot)
-        slot.worker.process.kill('SIGKILL')
-      }
       for (const slot of old) slot.leaving = false
       bootFailures = 0
       return
@@ -343,6 +329,8 @@ export async function runArbiter(settings: Settings): Promise<void> {
     stopping = true
     unwatch()
     for (const slot of slots) slot.worker.process.kill(quick ? 'SIGQUIT' : 'SIGTERM')
+    // Between a crash and its replacement's boot (the backoff) there may be no worker at all.
+    /* c8 ignore next */
     if (slots.size === 0) finish()
     setTimeout(() => {
       for (const slot of slots) kill(slot)
@@ -352,6 +340,11 @@ export async function runArbiter(settings: Settings): Promise<void> {
   function finish(): void {
     log.flush()
     process.exit(0)
+  }
+
+  /** A draining worker's own grace timer ends it first, unless its loop is stuck. */
+  function overstayed(slot: Slot, now: number): boolean {
+    return slot.retiredAt !== 0 && now - slot.retiredAt >= settings.gracefulTimeout + KILL_DELAY
   }
 
   function kill(slot: Slot): void {
@@ -372,7 +365,7 @@ export async function runArbiter(settings: Settings): Promise<void> {
         slot.leaving = true
         slot.worker.process.kill('SIGABRT')
         manage()
-      } else if (slot.retiredAt !== 0 && now - slot.retiredAt >= settings.gracefulTimeout + KILL_DELAY) {
+      } else if (overstayed(slot, now)) {
         kill(slot)
       }
     }
