@@ -164,12 +164,14 @@ t.test('signals meant for the arbiter do nothing to a worker; USR1 opens no insp
   const primary = cli.child.pid as number
   const [worker] = children(primary)
   for (const signal of ['SIGHUP', 'SIGTTIN', 'SIGTTOU', 'SIGUSR1', 'SIGUSR2'] as const) process.kill(worker, signal)
-  await cli.waitFor(new RegExp(`^INFO: Worker \\(pid:${worker}\\) reopened its log files$`, 'm'))
+  await sleep(200)
   t.equal(await pid(base), worker, 'the same worker serves')
   t.not(stat(worker)?.state, 'T', 'not stopped')
+  // (A worker reopens its files when its arbiter tells it: on Node >= 22.14 it runs with
+  // --disable-sigusr1, where a SIGUSR1 sent to it reaches nothing.)
   cli.child.kill('SIGUSR1')
   await cli.waitFor(/^INFO: SIGUSR1: reopening log files\n/m)
-  await cli.waitFor(new RegExp(`INFO: Worker \\(pid:${worker}\\) reopened its log files\\n(.|\\n)*INFO: Worker \\(pid:${worker}\\) reopened`))
+  await cli.waitFor(new RegExp(`^INFO: Worker \\(pid:${worker}\\) reopened its log files$`, 'm'))
   t.pass('the primary tells its workers')
   cli.child.kill('SIGUSR2')
   await cli.waitFor(/^INFO: SIGUSR2 ignored: Pegasus does not re-exec itself; SIGHUP reloads the app$/m)
