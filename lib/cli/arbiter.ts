@@ -332,7 +332,9 @@ export async function runArbiter(settings: Settings): Promise<void> {
     // Between a crash and its replacement's boot (the backoff) there may be no worker at all.
     /* c8 ignore next */
     if (slots.size === 0) finish()
+    // Workers end themselves at --graceful-timeout; this is for one whose loop is stuck.
     setTimeout(() => {
+      /* c8 ignore next */
       for (const slot of slots) kill(slot)
     }, settings.gracefulTimeout + KILL_DELAY).unref()
   }
@@ -365,6 +367,8 @@ export async function runArbiter(settings: Settings): Promise<void> {
         slot.leaving = true
         slot.worker.process.kill('SIGABRT')
         manage()
+        // (A draining worker ends itself at --graceful-timeout: this is for a stuck one.)
+        /* c8 ignore next 3 */
       } else if (overstayed(slot, now)) {
         kill(slot)
       }
