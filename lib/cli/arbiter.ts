@@ -146,6 +146,7 @@ export async function runArbiter(settings: Settings): Promise<void> {
   cluster.schedulingPolicy = balance === 'round-robin' ? cluster.SCHED_RR : cluster.SCHED_NONE
   // Node 22.14 can keep SIGUSR1 from opening the inspector from the first instant; before it,
   // the worker's own SIGUSR1 listener does, once installed.
+  /* c8 ignore next (one side a Node version) */
   const disable = process.allowedNodeEnvironmentFlags.has('--disable-sigusr1') ? ['--disable-sigusr1'] : []
   cluster.setupPrimary({ execArgv: [...process.execArgv, ...disable] })
 
@@ -200,7 +201,8 @@ export async function runArbiter(settings: Settings): Promise<void> {
         // A first boot that cannot succeed (no such module, an address taken): say it once, exit.
         if (message.certain && !announced) {
           log.error(message.message)
-          for (const other of slots) other.worker.process.kill('SIGKILL')
+          // (It exits by itself; the others, still booting, need not finish.)
+          for (const other of slots) if (other !== slot) other.worker.process.kill('SIGKILL')
           process.exit(1)
         }
         break
