@@ -38,10 +38,13 @@ async function settingsOf(argv: string[]): Promise<Settings> {
 
 async function main(argv: string[]): Promise<void> {
   const settings = await settingsOf(argv)
-  process.chdir(settings.chdir)
-  // The primary supervises; each worker (the same command line, forked by node:cluster) serves.
+  // The primary supervises; each worker (the same command line, forked by node:cluster from the
+  // primary's directory, so a relative --chdir means the same) serves.
   if (cluster.isPrimary) await runArbiter(settings)
-  else await runWorker(settings)
+  else {
+    process.chdir(settings.chdir)
+    await runWorker(settings)
+  }
 }
 
 // A failure other than the ones reported above is a bug: node prints its stack and exits 1.

@@ -52,12 +52,12 @@ const EADDRINUSE = -constants.errno.EADDRINUSE
 
 /** How a bind failure reads: node's own `listen EADDRINUSE: address already in use 127.0.0.1:80`. */
 function listenError(errno: number, where: string): string {
-  const [code, description] = getSystemErrorMap().get(errno) ?? [`E${-errno}`, 'unknown error']
+  const [code, description] = getSystemErrorMap().get(errno) as [string, string]
   return `listen ${code}: ${description} ${where}`
 }
 
 interface ServerHandle {
-  getsockname?(out: { port?: number }): number
+  getsockname(out: { port?: number }): number
   close(): void
 }
 const createServerHandle = (net as unknown as {
@@ -66,7 +66,8 @@ const createServerHandle = (net as unknown as {
 
 /**
  * Binds a socket in this process without listening on it: the workers listen and accept on it,
- * and it stays bound (its queue of connections kept) while workers come and go.
+ * and it stays bound (its queue of connections kept) while workers come and go. A unix socket
+ * or an inherited fd too: a worker listens on a passed-over unix socket by its fd.
  */
 async function bindHere(bind: Bind): Promise<ServerHandle> {
   let handle: ServerHandle | number
@@ -83,7 +84,7 @@ async function bindHere(bind: Bind): Promise<ServerHandle> {
     where = `${address}:${bind.port}`
     // libuv keeps EADDRINUSE from bind for listen to report; a socket left unbound shows it.
     const out: { port?: number } = {}
-    if (typeof handle !== 'number' && bind.port !== 0 && ((handle.getsockname as NonNullable<ServerHandle['getsockname']>)(out), out.port !== bind.port)) {
+    if (typeof handle !== 'number' && bind.port !== 0 && (handle.getsockname(out), out.port !== bind.port)) {
       handle.close()
       handle = EADDRINUSE
     }
@@ -174,7 +175,7 @@ export async function runArbiter(settings: Settings): Promise<void> {
   // Shared: the arbiter binds and every worker accepts on the same socket. Round-robin: node's
   // cluster binds on the first worker's behalf and hands connections out. reusePort: each
   // worker binds its own socket and the kernel spreads connections.
-  let handles: ServerHandle[] = []
+  let handles: (ServerHandle | undefined)[] = []
   if (balance === 'shared') {
     try {
       handles = await Promise.all(settings.binds.map(bindHere))
@@ -187,6 +188,7 @@ export async function runArbiter(settings: Settings): Promise<void> {
   cluster.schedulingPolicy = balance === 'round-robin' ? cluster.SCHED_RR : cluster.SCHED_NONE
   // Node 22.14 can keep SIGUSR1 from opening the inspector from the first instant; before it,
   // the worker's own SIGUSR1 listener does, once installed.
+  /* c8 ignore next (one side a Node version) */
   const disable = process.allowedNodeEnvironmentFlags.has('--disable-sigusr1') ? ['--disable-sigusr1'] : []
   cluster.setupPrimary({ execArgv: [...process.execArgv, ...disable] })
 
@@ -241,7 +243,8 @@ export async function runArbiter(settings: Settings): Promise<void> {
         // A first boot that cannot succeed (no such module, an address taken): say it once, exit.
         if (message.certain && !announced) {
           log.error(message.message)
-          for (const other of slots) other.worker.process.kill('SIGKILL')
+          // (It exits by itself; the others, still booting, need not finish.)
+          for (const other of slots) if (other !== slot) other.worker.process.kill('SIGKILL')
           cleanUp()
           process.exit(1)
         }
@@ -324,8 +327,7 @@ export async function runArbiter(settings: Settings): Promise<void> {
   }
 
   function exited(slot: Slot, code: number | null, signal: string | null): void {
-    // Dropped already: a worker of a reload given up on.
-    if (!slots.delete(slot)) return
+    slots.delete(slot)
     if (recycling === slot) recycling = null
     const how = signal !== null ? `was killed by signal ${signal}` : `exited with code ${code}`
     if (stopping) {
@@ -353,12 +355,8 @@ export async function runArbiter(settings: Settings): Promise<void> {
     const old = [...slots].filter((slot) => slot.generation < generation && slot.retiredAt === 0)
     if (old.length > 0) {
       log.error(`Reload failed after ${bootFailures} boot failures; the previous workers go on serving`)
+      // (No worker of the failed generation is left: the last failure was the fifth.)
       generation--
-      for (const slot of slots) {
-        if (slot.generation <= generation) continue
-        slots.delete(slot)
-        slot.worker.process.kill('SIGKILL')
-      }
       for (const slot of old) slot.leaving = false
       bootFailures = 0
       return
@@ -377,8 +375,12 @@ export async function runArbiter(settings: Settings): Promise<void> {
     stopping = true
     unwatch()
     for (const slot of slots) slot.worker.process.kill(quick ? 'SIGQUIT' : 'SIGTERM')
+    // Between a crash and its replacement's boot (the backoff) there may be no worker at all.
+    /* c8 ignore next */
     if (slots.size === 0) finish()
+    // Workers end themselves at --graceful-timeout; this is for one whose loop is stuck.
     setTimeout(() => {
+      /* c8 ignore next */
       for (const slot of slots) kill(slot)
     }, settings.gracefulTimeout + KILL_DELAY).unref()
   }
@@ -387,6 +389,11 @@ export async function runArbiter(settings: Settings): Promise<void> {
     log.flush()
     cleanUp()
     process.exit(0)
+  }
+
+  /** A draining worker's own grace timer ends it first, unless its loop is stuck. */
+  function overstayed(slot: Slot, now: number): boolean {
+    return slot.retiredAt !== 0 && now - slot.retiredAt >= settings.gracefulTimeout + KILL_DELAY
   }
 
   function kill(slot: Slot): void {
@@ -407,7 +414,9 @@ export async function runArbiter(settings: Settings): Promise<void> {
         slot.leaving = true
         slot.worker.process.kill('SIGABRT')
         manage()
-      } else if (slot.retiredAt !== 0 && now - slot.retiredAt >= settings.gracefulTimeout + KILL_DELAY) {
+        // (A draining worker ends itself at --graceful-timeout: this is for a stuck one.)
+        /* c8 ignore next 3 */
+      } else if (overstayed(slot, now)) {
         kill(slot)
       }
     }

@@ -25,7 +25,8 @@ export function watchTree(root: string, changed: (path: string) => void): () => 
       // Gone, or not readable: nothing to watch there.
       return
     }
-    // A directory removed under us: its watcher ends with an error; forget it.
+    // A directory removed under us may end its watcher with an error: forget it.
+    /* c8 ignore next 4 */
     watcher.on('error', () => {
       watcher.close()
       watchers.delete(dir)

@@ -24,7 +24,6 @@ export class Watchdog implements AppCallWatch {
   private readonly times: Float64Array
   private readonly line: Buffer
   private entered: number
-  private readonly thread: Worker
 
   constructor(timeout: number, pid: number) {
     const shared = new SharedArrayBuffer(INTS * 4 + 8 + LINE)
@@ -32,9 +31,9 @@ export class Watchdog implements AppCallWatch {
     this.times = new Float64Array(shared, 0, INTS / 2 + 1)
     this.line = Buffer.from(shared, INTS * 4 + 8, LINE)
     this.entered = 0
-    this.thread = new Worker(new URL(import.meta.url), { workerData: { shared, timeout, pid } })
+    const thread = new Worker(new URL(import.meta.url), { workerData: { shared, timeout, pid } })
     // It must never keep the process alive, nor take part in its exit.
-    this.thread.unref()
+    thread.unref()
   }
 
   /** The event loop is alive. */
@@ -57,10 +56,6 @@ export class Watchdog implements AppCallWatch {
 
   leave(): void {
     this.ints[LEFT] = this.entered
-  }
-
-  stop(): Promise<number> {
-    return this.thread.terminate()
   }
 }
 

@@ -59,5 +59,7 @@ function get(agent: http.Agent, port: number, path: string): Promise<string> {
       res.on('error', reject)
     })
     req.on('error', reject)
+    // A request that never ends (its connection handed to a worker that died) counts as failed.
+    req.setTimeout(5000, () => req.destroy(new Error('timed out')))
   })
 }

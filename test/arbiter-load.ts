@@ -1,0 +1,89 @@
+// The arbiter under load: a worker killed, a HUP reload, --max-requests recycling, each while
+// a load loop of keep-alive clients runs; the failed requests are counted (and printed as
+// comments with the reload time and the workers' RSS).
+import t from 'tap'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { LOCAL, start } from './helpers/cli.js'
+import { children, stat, stderrMatch, until } from './helpers/arbiter.js'
+import { Load } from './helpers/load.js'
+
+const CLIENTS = 8
+
+function rss(pids: number[]): string {
+  return pids.map((pid) => `${Math.round((stat(pid)?.rss ?? 0) / 1048576)} MiB`).join(', ')
+}
+
+function writeApp(dir: string, text: string): void {
+  writeFileSync(join(dir, 'app.mjs'), `export default (req, res) => res.end(${JSON.stringify(text)})\n`)
+}
+
+for (const workers of [1, 2]) {
+  t.test(`HUP under load, ${workers} worker(s) (${workers === 1 ? 'shared socket' : 'round-robin'}): no failed request, the new code answers`, async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'pegasus-load-'))
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+    writeApp(dir, 'v1')
+    const { cli, port } = await start(t, [...LOCAL, '--workers', String(workers), '--no-access-log', '--chdir', dir, 'app.mjs'])
+    const primary = cli.child.pid as number
+    await until(() => children(primary).length === workers)
+    const old = children(primary)
+    const load = new Load(port, '/', CLIENTS)
+    await load.answers(500)
+    writeApp(dir, 'v2')
+    const started = Date.now()
+    cli.child.kill('SIGHUP')
+    // Reloaded: the old workers are gone and the new code answers.
+    await until(() => !children(primary).some((pid) => old.includes(pid)) && (load.result.bodies.get('v2') ?? 0) > 0)
+    const reloadTime = Date.now() - started
+    await load.answers(500)
+    const result = await load.stop()
+    t.comment(`${result.ok} answers, ${result.failed} failed; reload ${reloadTime} ms (the old workers drain their keep-alive connections); workers' RSS: ${rss(children(primary))}`)
+    t.equal(result.failed, 0, `no failed request (${result.errors.slice(0, 3).join('; ')})`)
+    t.ok((result.bodies.get('v1') ?? 0) > 0 && (result.bodies.get('v2') ?? 0) > 0, 'v1 before, v2 after')
+  })
+}
+
+t.test('kill -9 a worker under load: only its requests in flight fail', { timeout: 60_000 }, async (t) => {
+  const { cli, port } = await start(t, [...LOCAL, '--workers', '2', '--no-access-log', 'test/apps/worker.mjs'])
+  const primary = cli.child.pid as number
+  // Both listen before the load's keep-alive connections are made (round-robin spreads those).
+  const seen = new Set<string>()
+  while (seen.size < 2) seen.add(await (await fetch(`http://127.0.0.1:${port}/`, { headers: { connection: 'close' } })).text())
+  const load = new Load(port, '/', CLIENTS)
+  await until(() => load.result.bodies.size === 2)
+  const [victim] = children(primary)
+  process.kill(victim, 'SIGKILL')
+  await stderrMatch(cli, new RegExp(`Worker \\(pid:${victim}\\) was killed by signal SIGKILL`))
+  await until(() => children(primary).length === 2)
+  await load.answers(1000)
+  const result = await load.stop()
+  t.comment(`${result.ok} answers, ${result.failed} failed (${result.errors.slice(0, 4).join('; ')})`)
+  // At most one request a connection was in flight, and about half the connections were its.
+  t.ok(result.failed <= CLIENTS, 'no more failures than connections')
+})
+
+t.test('--max-requests under load: recycled one at a time, no failed request', async (t) => {
+  const { cli, port } = await start(t, [
+    ...LOCAL,
+    '--workers',
+    '2',
+    '--no-access-log',
+    '--max-requests',
+    '300',
+    '--max-requests-jitter',
+    '50',
+    '--worker-timeout',
+    '1',
+    'test/apps/worker.mjs',
+  ])
+  const load = new Load(port, '/', CLIENTS)
+  // Four recycles: the pids of six workers answer.
+  await until(() => load.result.bodies.size >= 6)
+  const result = await load.stop()
+  const recycled = cli.stdout.match(/^INFO: Worker \(pid:\d+\) served \d+ requests \(--max-requests\): recycling it once its replacement listens$/gm) ?? []
+  t.comment(`${result.ok} answers, ${result.failed} failed; ${recycled.length} recycled`)
+  t.ok(recycled.length >= 4)
+  t.equal(result.failed, 0, `no failed request (${result.errors.slice(0, 3).join('; ')})`)
+  t.ok(children(cli.child.pid as number).length <= 3, 'never two recycled at once')
+})
