@@ -137,10 +137,16 @@ export async function listenOn(server: net.Server, bind: Bind, options: ListenOp
     try {
       // node takes a handle's backlog as an argument, not from an options object.
       if (options.handle === undefined) server.listen(listen, listening)
-      // node listens on a TCP handle as it is, but on a unix socket's (a Pipe) only by its fd,
-      // which under node:cluster it would ask the primary for: `exclusive` keeps it here.
       else if (options.handle.constructor.name !== 'Pipe') server.listen(options.handle, options.backlog, listening)
-      else server.listen({ fd: (options.handle as { fd: number }).fd, exclusive: true, backlog: options.backlog }, listening)
+      else {
+        // node's listen(handle) takes a TCP handle only (a unix socket's, a Pipe, it would ask
+        // node:cluster's primary for by its fd number, which means another file there): it is
+        // set up as node:cluster's own workers set up the handles their primary sends.
+        const internal = server as net.Server & { _handle: object | null; _listen2(address: null, port: number, addressType: number, backlog?: number): void }
+        server.once('listening', listening)
+        internal._handle = options.handle
+        internal._listen2(null, -1, -1, options.backlog)
+      }
     } finally {
       if (umask !== -1) process.umask(umask)
     }
