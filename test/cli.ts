@@ -80,7 +80,7 @@ binds:
 
 TLS:
   --certfile FILE
-                 Serve HTTPS with this PEM certificate (chain); needs --keyfile. [None]
+                 Serve HTTPS with this PEM certificate (chain), its private key in --keyfile or in this file. [None]
   --keyfile FILE
                  The certificate's PEM private key. [None]
   --ca-certs FILE

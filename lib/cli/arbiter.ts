@@ -6,7 +6,7 @@ import { lookup } from 'node:dns/promises'
 import net from 'node:net'
 import { constants } from 'node:os'
 import { getSystemErrorMap } from 'node:util'
-import { formatBind, prepareUnixSocket, removeUnixSocket, type Bind } from '../binds.js'
+import { formatBind, prepareUnixSocket, removeUnixSocket, reusePortSupported, type Bind } from '../binds.js'
 import type { Log } from '../log.js'
 import { removePidFile, writePidFile } from '../pidfile.js'
 import { beatInterval, type FromWorker, type ToWorker } from './protocol.js'
@@ -40,12 +40,6 @@ interface Slot {
   killed: boolean
   /** It said why it could not boot. */
   error: string | null
-}
-
-/** SO_REUSEPORT for TCP in net.Server.listen: Node 22.12 and 23.1 onwards. */
-export function hasReusePort(version = process.versions.node): boolean {
-  const [major, minor] = version.split('.').map(Number)
-  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12)
 }
 
 const EADDRINUSE = -constants.errno.EADDRINUSE
@@ -167,7 +161,7 @@ export async function runArbiter(settings: Settings): Promise<void> {
   })
   process.on('SIGUSR2', () => log.info('SIGUSR2 ignored: Pegasus does not re-exec itself; SIGHUP reloads the app'))
 
-  if (balance === 'reuseport' && !hasReusePort()) {
+  if (balance === 'reuseport' && !reusePortSupported()) {
     log.error(`--balance reuseport needs Node.js 22.12 or newer (this is ${process.versions.node})`)
     cleanUp()
     process.exit(1)

@@ -2,7 +2,7 @@
 // call it was in. A blocked JS thread runs no handler, so the request line of each app call is
 // recorded where another thread can read it: a shared buffer written by the dispatcher (a few
 // dozen bytes copied per request, only in the CLI's workers).
-import { writeSync } from 'node:fs'
+import { appendFileSync, writeSync } from 'node:fs'
 import { isMainThread, Worker, workerData } from 'node:worker_threads'
 import type { AppCallWatch } from '../dispatch.js'
 import type { Request } from '../request.js'
@@ -25,13 +25,14 @@ export class Watchdog implements AppCallWatch {
   private readonly line: Buffer
   private entered: number
 
-  constructor(timeout: number, pid: number) {
+  /** `errorLogfile`: where the report goes, '-' for standard error (as --error-logfile). */
+  constructor(timeout: number, pid: number, errorLogfile = '-') {
     const shared = new SharedArrayBuffer(INTS * 4 + 8 + LINE)
     this.ints = new Int32Array(shared, 0, INTS)
     this.times = new Float64Array(shared, 0, INTS / 2 + 1)
     this.line = Buffer.from(shared, INTS * 4 + 8, LINE)
     this.entered = 0
-    const thread = new Worker(new URL(import.meta.url), { workerData: { shared, timeout, pid } })
+    const thread = new Worker(new URL(import.meta.url), { workerData: { shared, timeout, pid, errorLogfile } })
     // It must never keep the process alive, nor take part in its exit.
     thread.unref()
   }
@@ -73,18 +74,20 @@ export function describeStall(shared: SharedArrayBuffer, pid: number, timeout: n
 
 /* c8 ignore start: runs in the thread, which is never ended normally, so writes no coverage */
 /** The thread: waits on the beat; a beat that does not come within the timeout is reported once. */
-function watch(shared: SharedArrayBuffer, timeout: number, pid: number): void {
+function watch(shared: SharedArrayBuffer, timeout: number, pid: number, errorLogfile: string): void {
   const ints = new Int32Array(shared, 0, INTS)
   for (;;) {
     const beat = Atomics.load(ints, BEAT)
     if (Atomics.wait(ints, BEAT, beat, timeout) !== 'timed-out') continue
     // Straight to the file descriptor: the thread's process.stderr goes through the blocked loop.
-    writeSync(2, describeStall(shared, pid, timeout, Date.now()))
+    const report = describeStall(shared, pid, timeout, Date.now())
+    if (errorLogfile === '-') writeSync(2, report)
+    else appendFileSync(errorLogfile, report)
     Atomics.wait(ints, BEAT, beat)
   }
 }
 
 if (!isMainThread && workerData !== null && typeof workerData === 'object' && 'shared' in workerData) {
-  watch(workerData.shared, workerData.timeout, workerData.pid)
+  watch(workerData.shared, workerData.timeout, workerData.pid, workerData.errorLogfile)
 }
 /* c8 ignore stop */

@@ -100,7 +100,7 @@ export async function runWorker(settings: Settings): Promise<void> {
   process.on('SIGINT', quit)
   process.on('SIGQUIT', quit)
 
-  const watchdog = new Watchdog(settings.workerTimeout, process.pid)
+  const watchdog = new Watchdog(settings.workerTimeout, process.pid, settings.errorLogfile)
   const beat = (): void => {
     watchdog.beat()
     let requests = 0
