@@ -82,7 +82,7 @@ async function startUnix(t: Parameters<Parameters<typeof t.test>[1]>[0], sock: s
 }
 
 t.test('--bind fd://3 from a systemd-like parent (socket activation)', { skip: hasPython ? false : 'python3 is not installed' }, async (t) => {
-  const child = spawn('python3', [join(root, 'test/helpers/socket-activate.py'), '127.0.0.1:0', process.execPath, cliPath, '-b', 'fd://3', '-w', '2'], { cwd: root })
+  const child = spawn('python3', [join(root, 'test/helpers/socket-activate.py'), '127.0.0.1:0', process.execPath, cliPath, '-b', 'fd://3'], { cwd: root })
   let out = ''
   child.stdout.setEncoding('utf8').on('data', (text: string) => (out += text))
   t.teardown(() => void child.kill('SIGTERM'))
