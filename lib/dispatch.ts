@@ -15,7 +15,7 @@ export type Invoke = (res: Response) => void
  * worker records the request line where a watchdog thread can read it while the loop is blocked.
  */
 export interface AppCallWatch {
-  enter(req: Request): void
+  enter(req: Request, at: number): void
   leave(): void
 }
 
@@ -121,7 +121,7 @@ export class Dispatcher {
       this.invoke(res)
       return
     }
-    watch.enter(res.req)
+    watch.enter(res.req, res.calledAt)
     this.invoke(res)
     watch.leave()
   }

@@ -336,3 +336,15 @@ t.test('two binds: a Listen line each, both served', async (t) => {
   t.equal(await pid(`http://127.0.0.1:${second}`), worker)
   t.equal(await cli.stop(), 0)
 })
+
+t.test('--worker-timeout 0: no heartbeat timeout, a busy worker is left alone', async (t) => {
+  const { cli, base } = await start(t, [...LOCAL, '--worker-timeout', '0', APP])
+  const first = await pid(base)
+  // Several beat intervals go by; with a timeout of 0 read as "kill at once" the worker would go.
+  for (let i = 0; i < 6; i++) {
+    await sleep(400)
+    t.equal(await pid(base), first, `the same worker after ${(i + 1) * 0.4} s`)
+  }
+  t.notMatch(cli.stderr, /WORKER TIMEOUT|event loop blocked/)
+  t.equal(beatInterval(0), 1000, 'beats still carry the request count and RSS, once a second')
+})

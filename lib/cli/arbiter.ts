@@ -402,7 +402,7 @@ export async function runArbiter(settings: Settings): Promise<void> {
     for (const slot of slots) {
       if (slot.abortedAt !== 0) {
         if (now - slot.abortedAt >= KILL_DELAY) kill(slot)
-      } else if (now - slot.lastBeat >= settings.workerTimeout + interval) {
+      } else if (settings.workerTimeout > 0 && now - slot.lastBeat >= settings.workerTimeout + interval) {
         log.error(`WORKER TIMEOUT (pid:${slot.pid})`)
         slot.abortedAt = now
         slot.leaving = true

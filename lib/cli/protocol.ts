@@ -20,7 +20,11 @@ export type FromWorker =
   | { t: 'failing' }
   | { t: 'beat'; requests: number; rss: number }
 
-/** How often a worker beats: several times within the timeout, at most once a second. */
+/**
+ * How often a worker beats: several times within the timeout, at most once a second; once a
+ * second without one (0: the beats carry only the request count and RSS).
+ */
 export function beatInterval(workerTimeout: number): number {
+  if (workerTimeout === 0) return 1000
   return Math.max(10, Math.min(1000, Math.floor(workerTimeout / 4)))
 }

@@ -24,6 +24,10 @@ export class Watchdog implements AppCallWatch {
   private readonly times: Float64Array
   private readonly line: Buffer
   private entered: number
+  /** The request line last copied, to skip copying it again. */
+  private url: string
+  private method: string
+  private version: string
 
   /** `errorLogfile`: where the report goes, '-' for standard error (as --error-logfile). */
   constructor(timeout: number, pid: number, errorLogfile = '-') {
@@ -32,6 +36,9 @@ export class Watchdog implements AppCallWatch {
     this.times = new Float64Array(shared, 0, INTS / 2 + 1)
     this.line = Buffer.from(shared, INTS * 4 + 8, LINE)
     this.entered = 0
+    this.url = ''
+    this.method = ''
+    this.version = ''
     const thread = new Worker(new URL(import.meta.url), { workerData: { shared, timeout, pid, errorLogfile } })
     // It must never keep the process alive, nor take part in its exit.
     thread.unref()
@@ -43,16 +50,22 @@ export class Watchdog implements AppCallWatch {
     Atomics.notify(this.ints, BEAT)
   }
 
-  enter(req: Request): void {
-    const line = this.line
-    let n = line.write(req.method, 0, 'latin1')
-    line[n++] = 32
-    n += line.write(req.url, n, LINE - n - 9, 'latin1')
-    n += line.write(req.httpVersion === '1.1' ? ' HTTP/1.1' : ' HTTP/1.0', n, 'latin1')
-    const ints = this.ints
-    ints[LINE_LENGTH] = n
-    this.times[STARTED_AT] = Date.now()
-    ints[ENTERED] = ++this.entered
+  /** An app call starts (at `at`, ms since the epoch): its request line is copied, if new. */
+  enter(req: Request, at: number): void {
+    // Most calls repeat the previous line's method and target (a busy route): no copy then.
+    if (req.url !== this.url || req.method !== this.method || req.httpVersion !== this.version) {
+      this.url = req.url
+      this.method = req.method
+      this.version = req.httpVersion
+      const line = this.line
+      let n = line.write(req.method, 0, 'latin1')
+      line[n++] = 32
+      n += line.write(req.url, n, LINE - n - 9, 'latin1')
+      n += line.write(req.httpVersion === '1.1' ? ' HTTP/1.1' : ' HTTP/1.0', n, 'latin1')
+      this.ints[LINE_LENGTH] = n
+    }
+    this.times[STARTED_AT] = at
+    this.ints[ENTERED] = ++this.entered
   }
 
   leave(): void {

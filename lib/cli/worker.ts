@@ -100,9 +100,10 @@ export async function runWorker(settings: Settings): Promise<void> {
   process.on('SIGINT', quit)
   process.on('SIGQUIT', quit)
 
-  const watchdog = new Watchdog(settings.workerTimeout, process.pid, settings.errorLogfile)
+  // --worker-timeout 0: no watchdog, and no app call recorded for it.
+  const watchdog = settings.workerTimeout > 0 ? new Watchdog(settings.workerTimeout, process.pid, settings.errorLogfile) : undefined
   const beat = (): void => {
-    watchdog.beat()
+    watchdog?.beat()
     let requests = 0
     for (const server of servers) requests += server.requestCount
     process.send?.({ t: 'beat', requests, rss: process.memoryUsage.rss() } satisfies FromWorker)
