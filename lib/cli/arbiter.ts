@@ -155,7 +155,7 @@ export async function runArbiter(settings: Settings): Promise<void> {
     manage()
   })
   process.on('SIGUSR1', () => {
-    ;(log as Log & { reopen?: () => void }).reopen?.()
+    log.reopen()
     log.info('SIGUSR1: reopening log files')
     for (const slot of slots) send(slot, { t: 'reopen' })
   })

@@ -65,13 +65,14 @@ async function failBoot(log: Log, message: string, certain: boolean): Promise<ne
 export async function runWorker(settings: Settings): Promise<void> {
   // The arbiter opened the same files first: an error here would be a race with their removal.
   const log = logOf(settings)
-  const servers: Server[] = []
+  /** The server, once the app has loaded: one for every bind the arbiter sends. */
+  let server: Server | null = null
   let stopping = false
 
   // Signals meant for the arbiter: a worker neither stops nor opens the inspector on them.
   for (const signal of ['SIGHUP', 'SIGTTIN', 'SIGTTOU', 'SIGUSR2'] as const) process.on(signal, ignore)
   const reopen = (): void => {
-    ;(log as Log & { reopen?: () => void }).reopen?.()
+    log.reopen()
     log.info(`Worker (pid:${process.pid}) reopened its log files`)
   }
   process.on('SIGUSR1', reopen)
@@ -85,12 +86,12 @@ export async function runWorker(settings: Settings): Promise<void> {
       process.exit(status)
     }
     const timer = setTimeout(() => {
-      const left = servers.reduce((sum, server) => sum + server.connectionCount, 0)
+      const left = server?.connectionCount ?? 0
       log.warn(`Worker (pid:${process.pid}) graceful timeout: closing ${left} connection(s) still open`)
       exit()
     }, settings.gracefulTimeout)
     timer.unref()
-    void Promise.all(servers.map((server) => server.close({ keepIdle }))).then(exit)
+    void (server === null ? Promise.resolve() : server.close({ keepIdle })).then(exit)
   }
   const quit = (): void => {
     log.flush()
@@ -104,17 +105,18 @@ export async function runWorker(settings: Settings): Promise<void> {
   const watchdog = settings.workerTimeout > 0 ? new Watchdog(settings.workerTimeout, process.pid, settings.errorLogfile) : undefined
   const beat = (): void => {
     watchdog?.beat()
-    let requests = 0
-    for (const server of servers) requests += server.requestCount
-    process.send?.({ t: 'beat', requests, rss: process.memoryUsage.rss() } satisfies FromWorker)
+    process.send?.({ t: 'beat', requests: server?.requestCount ?? 0, rss: process.memoryUsage.rss() } satisfies FromWorker)
   }
   setInterval(beat, beatInterval(settings.workerTimeout)).unref()
   beat()
 
-  let loaded: Awaited<ReturnType<typeof loadApp>>
+  let serving: Server
   try {
-    loaded = await loadApp(settings.app, settings.chdir)
-    servers.push(makeServer(loaded, serverOptions(settings, log, watchdog)))
+    const loaded = await loadApp(settings.app, settings.chdir)
+    serving = createServer(loaded.app as object, serverOptions(settings, log, watchdog))
+    // The module's `upgrade` export takes the sockets of WebSocket (and other upgrade) requests.
+    if (loaded.upgrade !== null) serving.setUpgradeHandler(loaded.upgrade)
+    server = serving
   } catch (error) {
     /* c8 ignore next */
     if (!(error instanceof LoadError) && !(error instanceof InterfaceError)) throw error
@@ -138,7 +140,6 @@ export async function runWorker(settings: Settings): Promise<void> {
   process.on('uncaughtException', fail)
   process.on('unhandledRejection', fail)
 
-  const listening: string[] = []
   // Sockets are listened on one after the other, in the order of the binds.
   let queue = Promise.resolve()
   process.on('message', (message: ToWorker, handle?: object) => {
@@ -148,26 +149,17 @@ export async function runWorker(settings: Settings): Promise<void> {
   })
   const listen = async (message: Extract<ToWorker, { t: 'listen' }>, handle?: object): Promise<void> => {
     // One server listens on every bind; a unix socket file was made ready by the arbiter.
-    const server = servers[0]
     const { reusePort } = message
     try {
-      await server.listen(message.bind, { handle, reusePort, exclusive: reusePort, prepared: true })
+      await serving.listen(message.bind, { handle, reusePort, exclusive: reusePort, prepared: true })
     } catch (error) {
       return failBoot(log, (error as Error).message, true)
     }
-    listening.push(formatBind(server.addresses()[listening.length]))
     if (!message.last) return
-    const { interface: name, label } = servers[0].app
-    await send({ t: 'ready', listening, threads: settings.threads, interface: name, label })
+    const { interface: name, label } = serving.app
+    await send({ t: 'ready', listening: serving.addresses().map(formatBind), threads: settings.threads, interface: name, label })
   }
   await send({ t: 'loaded' })
-}
-
-function makeServer(loaded: Awaited<ReturnType<typeof loadApp>>, options: ServerOptions): Server {
-  const server = createServer(loaded.app as object, options)
-  // The module's `upgrade` export takes the sockets of WebSocket (and other upgrade) requests.
-  if (loaded.upgrade !== null) server.setUpgradeHandler(loaded.upgrade)
-  return server
 }
 
 function ignore(): void {}
