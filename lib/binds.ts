@@ -95,10 +95,32 @@ export interface ListenOptions {
   handle?: object
 }
 
-/** True when this Node.js's net.Server.listen knows `reusePort`. */
-export function reusePortSupported(version = process.versions.node): boolean {
-  const [major, minor] = version.split('.').map(Number)
-  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12)
+let reusePortProbe: Promise<boolean> | undefined
+
+/**
+ * True when this Node.js's net.Server.listen knows `reusePort` (Node.js >= 22.12 or >= 23.1) and
+ * the system has SO_REUSEPORT. Found out, not guessed from the version: two listeners try to
+ * share a loopback port, once per process (an older Node.js ignores the option, so the second
+ * one fails with EADDRINUSE).
+ */
+export function reusePortSupported(): Promise<boolean> {
+  reusePortProbe ??= new Promise<boolean>((resolve) => {
+    const first = net.createServer()
+    const second = net.createServer()
+    const done = (supported: boolean): void => {
+      first.close()
+      second.close()
+      resolve(supported)
+    }
+    const options = { host: '127.0.0.1', port: 0, exclusive: true, reusePort: true } as net.ListenOptions
+    const failed = (): void => done(false)
+    first.once('error', failed)
+    second.once('error', failed)
+    first.listen(options, () => {
+      second.listen({ ...options, port: (first.address() as net.AddressInfo).port }, () => done(true))
+    })
+  })
+  return reusePortProbe
 }
 
 /**
@@ -113,7 +135,7 @@ export async function listenOn(server: net.Server, bind: Bind, options: ListenOp
     listen.host = bind.host === '' ? undefined : bind.host
     listen.port = bind.port
     listen.reusePort = options.reusePort
-    if (options.reusePort === true && !reusePortSupported()) {
+    if (options.reusePort === true && !(await reusePortSupported())) {
       throw new BindError(`reusePort needs Node.js >= 22.12 (this is ${process.version})`)
     }
   } else if (bind.kind === 'unix') {

@@ -259,7 +259,7 @@ t.test('--max-worker-memory: a worker over it is recycled, its replacement liste
 })
 
 t.test('--balance reuseport', async (t) => {
-  if (!reusePortSupported()) {
+  if (!(await reusePortSupported())) {
     const result = await run([...LOCAL, '--balance', 'reuseport', APP])
     t.equal(result.status, 1)
     t.match(result.stderr, /^ERROR: --balance reuseport needs Node\.js 22\.12 or newer/)

@@ -161,7 +161,7 @@ export async function runArbiter(settings: Settings): Promise<void> {
   })
   process.on('SIGUSR2', () => log.info('SIGUSR2 ignored: Pegasus does not re-exec itself; SIGHUP reloads the app'))
 
-  if (balance === 'reuseport' && !reusePortSupported()) {
+  if (balance === 'reuseport' && !(await reusePortSupported())) {
     log.error(`--balance reuseport needs Node.js 22.12 or newer (this is ${process.versions.node})`)
     cleanUp()
     process.exit(1)
