@@ -3,7 +3,7 @@
 // run. Starts each server as its own process on 127.0.0.1, loads it with wrk (and two small
 // clients of its own: idle connections, a slow reader, WebSocket echo), and prints a Markdown table; writes results.json, table.md and chart.svg.
 //
-//   node benchmarks/run.js [--quick] [--rounds N] [--only a,b] [--scenarios x,y] [--out DIR]
+//   node benchmarks/run.js [--quick] [--rounds N] [--only a,b] [--scenarios x,y] [--node PATH] [--out DIR]
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
@@ -12,20 +12,21 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { killAll } from './harness/processes.js'
 import { chart, json, machineLines, markdown } from './harness/report.js'
-import { accessLog, close, echo, expressJson, hello, idle, pipelined, seed, serversFor, streaming, websocket, workers } from './harness/scenarios.js'
+import { accessLog, close, echo, expressJson, hello, idle, pipelined, rate, seed, serversFor, streaming, websocket, workers } from './harness/scenarios.js'
 import { SERVERS } from './harness/servers.js'
 
 const bench = dirname(fileURLToPath(import.meta.url))
 const root = dirname(bench)
 
-const SCENARIOS = { hello, seed, echo, pipelined, idle, streaming, 'access-log': accessLog, close, workers, 'express-json': expressJson, websocket }
+const SCENARIOS = { hello, seed, rate, echo, pipelined, idle, streaming, 'access-log': accessLog, close, workers, 'express-json': expressJson, websocket }
 
-const USAGE = `usage: node benchmarks/run.js [--quick] [--rounds N] [--only a,b] [--scenarios x,y] [--out DIR]
+const USAGE = `usage: node benchmarks/run.js [--quick] [--rounds N] [--only a,b] [--scenarios x,y] [--node PATH] [--out DIR]
 
   --quick          short runs (2 s each, 2,000 idle connections) for a development loop
   --rounds N       measure every server N times, alternating servers (default 2)
   --only a,b       servers: ${SERVERS.map((s) => s.name).join(', ')}
   --scenarios x,y  scenarios: ${Object.keys(SCENARIOS).join(', ')}
+  --node PATH      the Node.js binary Pegasus and the Node.js peers run on (default: this one)
   --out DIR        where results.json, table.md and chart.svg go (default benchmarks/results)
 `
 
@@ -43,6 +44,7 @@ function options() {
         rounds: { type: 'string', default: '2' },
         only: { type: 'string' },
         scenarios: { type: 'string' },
+        node: { type: 'string', default: process.execPath },
         out: { type: 'string', default: join(bench, 'results') },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -61,7 +63,10 @@ function options() {
   for (const name of only) if (!SERVERS.some((s) => s.name === name)) fail(`unknown server: ${name}`)
   const scenarios = values.scenarios === undefined ? Object.keys(SCENARIOS) : list(values.scenarios)
   for (const name of scenarios) if (!(name in SCENARIOS)) fail(`unknown scenario: ${name}`)
-  return { quick: values.quick, rounds, only, scenarios, out: resolve(values.out) }
+  const node = resolve(values.node)
+  const probe = spawnSync(node, ['-p', 'process.versions.node'], { encoding: 'utf8', timeout: 10_000 })
+  if (probe.status !== 0 || !/^\d+\.\d+\.\d+$/.test(probe.stdout.trim())) fail(`--node ${values.node}: not a Node.js binary that runs here`)
+  return { quick: values.quick, rounds, only, scenarios, node, nodeVersion: probe.stdout.trim(), out: resolve(values.out) }
 }
 
 /** wrk is the load generator: without it there is nothing to measure. */
@@ -83,7 +88,7 @@ function installPeers() {
   if (npm.status !== 0) process.stderr.write('npm ci failed: the peers it should have installed will be skipped\n')
 }
 
-function machine(wrkVersion) {
+function machine(wrkVersion, opts) {
   let cpu = 'unknown CPU'
   try {
     cpu = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1].trim() ?? cpu
@@ -95,7 +100,8 @@ function machine(wrkVersion) {
     cores: os.availableParallelism(),
     memoryGiB: Math.round(os.totalmem() / 2 ** 30),
     os: `${os.type()} ${os.release()}`,
-    node: process.version,
+    node: `v${opts.nodeVersion}`,
+    nodeBinary: opts.node,
     wrk: wrkVersion,
   }
 }
@@ -133,6 +139,8 @@ async function main() {
     tmp,
     quick: opts.quick,
     rounds: opts.rounds,
+    node: opts.node,
+    nodeVersion: opts.nodeVersion,
     servers: SERVERS.filter((s) => opts.only.includes(s.name)),
     log: (line) => process.stderr.write(`${clock()} ${line}\n`),
   }
@@ -154,9 +162,9 @@ async function main() {
   }
   versions.delete(null)
   const report = {
-    machine: machine(wrkVersion),
+    machine: machine(wrkVersion, opts),
     versions: [...versions],
-    options: { quick: opts.quick, rounds: opts.rounds, only: opts.only, scenarios: opts.scenarios },
+    options: { quick: opts.quick, rounds: opts.rounds, only: opts.only, scenarios: opts.scenarios, node: opts.node },
     started: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
     elapsedSeconds: 0,
     results: [],
@@ -183,7 +191,7 @@ async function main() {
   writeFileSync(join(opts.out, 'results.json'), json(report))
   writeFileSync(join(opts.out, 'table.md'), table)
   writeFileSync(join(opts.out, 'chart.svg'), chart(report))
-  const complete = !opts.quick && opts.only.length === SERVERS.length && opts.scenarios.length === Object.keys(SCENARIOS).length && opts.out === join(bench, 'results')
+  const complete = !opts.quick && opts.node === process.execPath && opts.only.length === SERVERS.length && opts.scenarios.length === Object.keys(SCENARIOS).length && opts.out === join(bench, 'results')
   if (complete) recordInReadme(table)
   process.stderr.write(`\nwrote ${['results.json', 'table.md', 'chart.svg'].map((f) => join(opts.out, f)).join(', ')}\n`)
 }

@@ -5,6 +5,7 @@ const MiB = 1024 * 1024
 const TITLES = {
   hello: 'hello: GET /, wrk -t1 -c100',
   seed: "seed: the seed's wrk -t4 -c400, GET /",
+  rate: 'rate: GET /, a constant 10,000 req/s (--quick: 5,000) over 400 keep-alive connections (rate-client.mjs: open loop, latency from when each request was due)',
   echo: 'echo: POST /echo/a/b/c?foo=echo&bar=69, 1 KiB body',
   pipelined: 'pipelined: GET /, 16 in flight per connection, -t1 -c100',
   'access-log': 'access-log: Pegasus, hello load, access log on (to /dev/null, to a file) vs off',
@@ -76,13 +77,13 @@ function ratioSuffix(scenario, row) {
 }
 
 function throughputTable(results) {
-  const header = ['scenario', 'server', 'req/s', '× node:http', 'p50', 'p99', 'errors + timeouts (worst round)', 'peak RSS', 'CPU / 1k req', 'CPU × node:http', 'note']
+  const header = ['scenario', 'server', 'req/s', '× node:http', 'p50', 'p99', 'p99.9', 'max', 'errors + timeouts (worst round)', 'peak RSS', 'CPU / 1k req', 'CPU × node:http', 'note']
   const lines = []
   for (const scenario of results.filter((s) => s.kind === 'throughput')) {
     for (const row of scenario.rows) {
       const suffix = ratioSuffix(scenario, row)
       if (row.median === null) {
-        lines.push([scenario.name, row.label, '–', '–', '–', '–', '–', '–', '–', '–', note(row)])
+        lines.push([scenario.name, row.label, '–', '–', '–', '–', '–', '–', '–', '–', '–', '–', note(row)])
         continue
       }
       const m = row.median
@@ -93,6 +94,8 @@ function throughputTable(results) {
         row.ratio ? `${ratio(row.ratio.rps)}${suffix}` : '–',
         ms(m.p50),
         ms(m.p99),
+        ms(m.p999),
+        ms(m.max),
         errors(row),
         mib(m.peakRss),
         ms(m.cpuPer1k),
@@ -180,7 +183,7 @@ function streamingTable(scenario) {
 export function machineLines(report) {
   const { machine, versions } = report
   const lines = [
-    `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB; ${machine.os}; Node.js ${machine.node}; ${machine.wrk}.`,
+    `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB; ${machine.os}; Node.js ${machine.node} (Pegasus and the Node.js peers); ${machine.wrk}.`,
   ]
   if (versions.length > 0) lines.push(`Servers: ${versions.join('; ')}.`)
   return lines
@@ -205,7 +208,8 @@ export function markdown(report, { machine = true } = {}) {
       '',
       'Ratios: per round to node:http (access-log: to Pegasus with its log off; close: to the single process; workers: to --workers 1; Express on Pegasus: to Express on node:http), median over rounds. ' +
         'CPU: user+system time of the server\'s processes (/proc) over the run, per 1,000 requests. ' +
-        "Peak RSS: the server's process tree, sampled every 100 ms." +
+        "Peak RSS: the server's process tree, sampled every 100 ms. " +
+        "p99.9 and max: wrk's own latency record (lua/latency.lua); in the rate scenario every latency counts from when the request was due, so a stall is charged for the queue behind it." +
         (wrkScenarios.some((s) => s.rows.some((r) => r.runs.some((run) => run.p99 === null)))
           ? ' p99 of the rounds where wrk gave one: under pipelining it prints 0 (its latency correction), shown as –.'
           : ''),
@@ -256,6 +260,7 @@ const COLORS = {
   'node-cluster-reuseport': '#a0a0a0',
   'pegasus-node': '#e377c2',
   'node-http': '#7f7f7f',
+  'node-net': '#17becf',
   'pegasus-express': '#bcbd22',
   express: '#dbdb8d',
   fastify: '#1f77b4',
@@ -336,7 +341,7 @@ export function chart(report) {
     }
     const center = groupStart + groupWidths[gi] / 2
     out.push(`<text x="${center}" y="${y(0) + 20}" font-size="13" text-anchor="middle" font-weight="bold">${xml(groupLabel(group))}</text>`)
-    out.push(`<text x="${center}" y="${y(0) + 36}" font-size="10" text-anchor="middle" fill="#555">${xml(`wrk -t${group.load.threads} -c${group.load.connections}${group.name === 'pipelined' ? ', 16 deep' : ''}${group.name === 'close' ? ', Connection: close' : ''}`)}</text>`)
+    out.push(`<text x="${center}" y="${y(0) + 36}" font-size="10" text-anchor="middle" fill="#555">${xml(group.load.rate !== undefined ? `${int(group.load.rate)} req/s, c${group.load.connections}` : `wrk -t${group.load.threads} -c${group.load.connections}${group.name === 'pipelined' ? ', 16 deep' : ''}${group.name === 'close' ? ', Connection: close' : ''}`)}</text>`)
     x = groupStart + groupWidths[gi] + groupGap
   })
   out.push(`<line x1="${left}" x2="${left + plotWidth}" y1="${y(0)}" y2="${y(0)}" stroke="#333"/>`)

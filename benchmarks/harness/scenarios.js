@@ -25,6 +25,7 @@ const MEMBERS = {
     'pegasus-w2', 'pegasus-w2-rr', 'pegasus-w2-shared', 'pegasus-w2-reuseport', 'node-http', 'node-cluster', 'node-cluster-shared', 'node-cluster-reuseport',
   ],
   workers: ['pegasus-single', 'pegasus-w1', 'pegasus-w2', 'pegasus-w2-rr', 'pegasus-w2-shared', 'pegasus-w2-reuseport', 'node-http', 'node-cluster'],
+  rate: ['pegasus', 'node-http', 'node-net', 'bun', 'nginx'],
 }
 
 /**
@@ -48,6 +49,18 @@ export function hello(h) {
 /** The seed's own measurement: wrk -t4 -c400 -d10s GET /. */
 export function seed(h) {
   return throughput(h, 'seed', { servers: serversFor(h, 'seed'), baseline: 'node-http', threads: 4, connections: 400 })
+}
+
+/** Requests/s of the rate scenario's constant load (--quick: half). */
+export const RATE = 10_000
+
+/**
+ * The seed's GET / over 400 connections, but at a constant rate (rate-client.mjs, open loop, each
+ * request's latency counted from when it was due, as wrk2 does): wrk's closed loop sends less
+ * when a server stalls, and so hides the queue a stall makes.
+ */
+export function rate(h) {
+  return throughput(h, 'rate', { servers: serversFor(h, 'rate'), baseline: 'node-http', threads: 1, connections: 400, rate: h.quick ? RATE / 2 : RATE })
 }
 
 /** POST /echo/a/b/c?foo=echo&bar=69 with a 1 KiB body, answered as JSON. */
@@ -135,7 +148,7 @@ function seconds(h) {
  * turn, A B C ... A B C ..., for h.rounds rounds. Between runs the harness waits until every
  * server's CPU is quiet, so that no server's leftovers (gunicorn's backlog) slow the next one.
  */
-async function throughput(h, name, { servers, baseline, threads, connections, script, headers = [], compare = [] }) {
+async function throughput(h, name, { servers, baseline, threads, connections, script, headers = [], compare = [], rate }) {
   const rows = servers.map((server) => newRow(h, server, name))
   const running = []
   const close = headers.includes('Connection: close')
@@ -145,6 +158,8 @@ async function throughput(h, name, { servers, baseline, threads, connections, sc
       if (instance !== null) running.push(instance)
     }
     const load = { threads, connections, script, headers }
+    // wrk's closed loop, or the constant rate of rate-client.mjs (the rate scenario).
+    const measure = rate === undefined ? (port) => wrk({ port, seconds: seconds(h), ...load }) : (port) => rateLoad(h, port, rate, connections, seconds(h))
     for (const instance of running) {
       await wrk({ port: instance.port, seconds: 1, ...load }).catch(() => {})
       await checkLogFile(h, name, instance)
@@ -166,7 +181,7 @@ async function throughput(h, name, { servers, baseline, threads, connections, sc
         const rss = sampleRss(pid)
         let result
         try {
-          result = await wrk({ port: instance.port, seconds: seconds(h), ...load })
+          result = await measure(instance.port)
         } catch (error) {
           rss.stop()
           fail(row, `round ${round}: ${error.message}`)
@@ -187,7 +202,7 @@ async function throughput(h, name, { servers, baseline, threads, connections, sc
   }
   for (const row of rows) {
     if (row.runs.length === 0) continue
-    row.median = medians(row.runs, ['rps', 'p50', 'p99', 'errorCount', 'peakRss', 'cpuPer1k'])
+    row.median = medians(row.runs, ['rps', 'p50', 'p99', 'p999', 'max', 'errorCount', 'peakRss', 'cpuPer1k'])
     if (row.runs.every((r) => r.primaryCpuPer1k !== null)) Object.assign(row.median, medians(row.runs, ['primaryCpuPer1k', 'busiestShare']))
     row.processes = row.runs[row.runs.length - 1].processes
   }
@@ -199,8 +214,19 @@ async function throughput(h, name, { servers, baseline, threads, connections, sc
     const rowB = rows.find((r) => r.server === b && r.runs.length > 0)
     if (rowA !== undefined && rowB !== undefined) comparisons.push({ a, b, labelA: rowA.label, labelB: rowB.label, ratio: ratiosTo(rowA, rowB, metrics) })
   }
-  const load = { threads, connections, seconds: seconds(h), script: script && script.slice(h.bench.length + 1), headers }
+  const load = { threads, connections, seconds: seconds(h), script: script && script.slice(h.bench.length + 1), headers, rate }
   return { name, kind: 'throughput', baseline, load, rows, comparisons }
+}
+
+/** One run of rate-client.mjs, in wrk's result's shape. */
+async function rateLoad(h, port, rate, connections, secs) {
+  const args = [join(h.bench, 'rate-client.mjs'), String(port), String(rate), String(connections), String(secs)]
+  const { code, stdout, stderr } = await run(process.execPath, args, { timeoutMs: (secs + 30) * 1000 })
+  const line = stdout.trim().split('\n').pop() ?? ''
+  if (code !== 0 || !line.startsWith('{')) throw new Error(`rate-client exited ${code}: ${(stderr || stdout).trim().split('\n').pop()}`)
+  const r = JSON.parse(line)
+  const errors = { connect: 0, read: 0, write: 0, timeout: 0, non2xx: r.errors }
+  return { requests: r.answered, durationMs: secs * 1000, rps: r.rps, p50: r.p50, p99: r.p99, p999: r.p999, max: r.max, errors, errorCount: r.errors }
 }
 
 /**

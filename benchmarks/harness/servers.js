@@ -17,10 +17,10 @@ export const JSON_PATH = '/json'
 const JSON_ANSWER = JSON.stringify({ ok: true, echo: JSON.parse(JSON_BODY) })
 
 /** What a server needs from the harness: where things are. */
-// h: { root, bench, tmp, node }
+// h: { root, bench, tmp, node (the Node.js binary the Node servers run on), nodeVersion }
 
 function nodeServer(h, file, port) {
-  return { command: process.execPath, args: [join(h.bench, 'servers', file), String(port), '127.0.0.1'], cwd: join(h.bench, 'servers') }
+  return { command: h.node, args: [join(h.bench, 'servers', file), String(port), '127.0.0.1'], cwd: join(h.bench, 'servers') }
 }
 
 function missingPackages(h, names) {
@@ -76,7 +76,7 @@ const pegasus = {
   launch(h, port, scenario) {
     if (scenario === 'streaming') return nodeServer(h, 'pegasus-stream.mjs', port)
     return {
-      command: process.execPath,
+      command: h.node,
       args: ['dist/cli.js', '--host', '127.0.0.1', '--port', String(port), '--no-access-log', 'dist/fixtures/router.js:app'],
       cwd: h.root,
     }
@@ -92,7 +92,7 @@ const pegasusAccessLog = {
   version: (h) => pegasus.version(h),
   launch(h, port) {
     return {
-      command: process.execPath,
+      command: h.node,
       args: ['dist/cli.js', '--host', '127.0.0.1', '--port', String(port), 'dist/fixtures/router.js:app'],
       cwd: h.root,
       stdoutNull: true,
@@ -115,7 +115,7 @@ const pegasusAccessLogFile = {
   launch(h, port) {
     const file = join(h.tmp, `access-${port}.log`)
     return {
-      command: process.execPath,
+      command: h.node,
       args: ['dist/cli.js', '--host', '127.0.0.1', '--port', String(port), '--access-logfile', file, 'dist/fixtures/router.js:app'],
       cwd: h.root,
       stdoutNull: true,
@@ -130,14 +130,14 @@ let cliHelp
 /** null when `node dist/cli.js -h` lists `flag`, else why the row cannot run on this build. */
 function cliLacks(h, flag) {
   if (cliHelp === undefined) {
-    const out = spawnSync(process.execPath, ['dist/cli.js', '-h'], { cwd: h.root, encoding: 'utf8', timeout: 10_000 })
+    const out = spawnSync(h.node, ['dist/cli.js', '-h'], { cwd: h.root, encoding: 'utf8', timeout: 10_000 })
     cliHelp = out.status === 0 ? out.stdout : ''
   }
   return new RegExp(`(^|[\\s,\\[])${flag}\\b`).test(cliHelp) ? null : `not supported by this build: \`node dist/cli.js -h\` has no ${flag}`
 }
 
 /** SO_REUSEPORT through net's `reusePort` listen option: Node.js 22.12+ (23.1+ on the 23 line). */
-function hasReusePort(version = process.versions.node) {
+function hasReusePort(version) {
   const [major, minor] = version.split('.').map(Number)
   return major >= 24 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12)
 }
@@ -171,14 +171,14 @@ function pegasusWorkers({ name, workers, balance, scenarios }) {
     unavailable(h) {
       const why = pegasus.unavailable(h) ?? cliLacks(h, '--workers') ?? (balance === undefined ? null : cliLacks(h, '--balance'))
       if (why !== null) return why
-      if (balance === 'reuseport' && !hasReusePort()) return `needs Node.js >= 22.12 (net's reusePort): this is ${process.version}`
+      if (balance === 'reuseport' && !hasReusePort(h.nodeVersion)) return `needs Node.js >= 22.12 (net's reusePort): this is ${h.nodeVersion}`
       return null
     },
     notApplicable: () => null,
     version: (h) => pegasus.version(h),
     launch(h, port) {
       return {
-        command: process.execPath,
+        command: h.node,
         args: ['dist/cli.js', '--host', '127.0.0.1', '--port', String(port), '--workers', String(workers), ...balanceArgs, '--no-access-log', 'dist/fixtures/router.js:app'],
         cwd: h.root,
       }
@@ -207,7 +207,7 @@ function nodeCluster({ name, balance, scenarios }) {
     label: `node:http, node:cluster ×2${balance === 'round-robin' ? '' : `, ${BALANCE_LABELS[balance]}`}`,
     scenarios,
     processes: 3,
-    unavailable: () => (balance === 'reuseport' && !hasReusePort() ? `needs Node.js >= 22.12 (net's reusePort): this is ${process.version}` : null),
+    unavailable: (h) => (balance === 'reuseport' && !hasReusePort(h.nodeVersion) ? `needs Node.js >= 22.12 (net's reusePort): this is ${h.nodeVersion}` : null),
     notApplicable: () => null,
     version: () => null,
     launch(h, port) {
@@ -287,6 +287,17 @@ const nodeHttp = {
   notApplicable: () => null,
   version: () => null, // Node.js's version is in the machine line
   launch: (h, port) => nodeServer(h, 'node-http.mjs', port),
+}
+
+/** The floor: node:net writing a constant reply per request head (servers/node-net.mjs). */
+const nodeNet = {
+  name: 'node-net',
+  label: 'bare node:net (constant reply)',
+  scenarios: ['hello', 'seed', 'pipelined', 'rate'],
+  unavailable: () => null,
+  notApplicable: () => null,
+  version: () => null,
+  launch: (h, port) => nodeServer(h, 'node-net.mjs', port),
 }
 
 const fastify = {
@@ -459,7 +470,7 @@ const gunicornThreads = {
 
 /** The servers `--only` chooses from, in the order they run and appear in the table. */
 export const SERVERS = [
-  pegasus, pegasusNode, pegasusFetch, nodeHttp, pegasusExpress, express, fastify, pegasusHono, hono, srvx, bun, nginx, gunicornSync, gunicornThreads, pegasusWs, ws,
+  pegasus, pegasusNode, pegasusFetch, nodeHttp, nodeNet, pegasusExpress, express, fastify, pegasusHono, hono, srvx, bun, nginx, gunicornSync, gunicornThreads, pegasusWs, ws,
   pegasusSingle, pegasusW1, pegasusW1Rr, pegasusW1Shared, pegasusW1Reuseport, pegasusW2, pegasusW2Rr, pegasusW2Shared, pegasusW2Reuseport, nodeClusterRr, nodeClusterShared, nodeClusterReuseport,
 ]
 export const PEGASUS_ACCESS_LOG = pegasusAccessLog

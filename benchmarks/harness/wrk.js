@@ -1,5 +1,28 @@
 // Runs wrk against a local server and reads its report.
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { run } from './processes.js'
+
+const LATENCY_LUA = join(dirname(fileURLToPath(import.meta.url)), '..', 'lua', 'latency.lua')
+let scripts
+
+/**
+ * The script wrk runs: `script` (a scenario's) with latency.lua's `done` after it, which prints
+ * p99.9 and the max (wrk takes one script). Written once per script to a temporary folder.
+ */
+function withLatency(script) {
+  if (script === undefined) return LATENCY_LUA
+  scripts ??= { dir: mkdtempSync(join(os.tmpdir(), 'pegasus-wrk-')), made: new Map() }
+  let path = scripts.made.get(script)
+  if (path === undefined) {
+    path = join(scripts.dir, `${scripts.made.size}.lua`)
+    writeFileSync(path, `${readFileSync(script, 'utf8')}\n${readFileSync(LATENCY_LUA, 'utf8')}`)
+    scripts.made.set(script, path)
+  }
+  return path
+}
 
 const TIME_UNITS = { us: 0.001, ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
 
@@ -10,7 +33,7 @@ const TIME_UNITS = { us: 0.001, ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
 export async function wrk({ port, path = '/', threads, connections, seconds, script, headers = [] }) {
   const args = [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, '--latency']
   for (const header of headers) args.push('-H', header)
-  if (script !== undefined) args.push('-s', script)
+  args.push('-s', withLatency(script))
   args.push(`http://127.0.0.1:${port}${path}`)
   const { code, stdout, stderr } = await run('wrk', args, { timeoutMs: (seconds + 30) * 1000 })
   if (code !== 0) throw new Error(`wrk exited ${code}: ${(stderr || stdout).trim().split('\n').pop()}`)
@@ -37,6 +60,7 @@ export function parseWrk(text) {
     rps: rps ? Number(rps[1]) : 0,
     p50: percentile(text, 50),
     p99: percentile(text, 99),
+    ...tail(text),
     errors,
     errorCount: errors.connect + errors.read + errors.write + errors.timeout + errors.non2xx,
   }
@@ -52,6 +76,13 @@ function percentile(text, p) {
   if (match === null) return null
   const value = time(match[1], match[2])
   return value > 0 ? value : null
+}
+
+/** p99.9 and the max from latency.lua's line (ms); null when the line is missing or 0. */
+function tail(text) {
+  const match = /^PEGASUS-LATENCY p99\.9=(\d+) max=(\d+)$/m.exec(text)
+  const ms = (us) => (Number(us) > 0 ? Number(us) / 1000 : null)
+  return { p999: match === null ? null : ms(match[1]), max: match === null ? null : ms(match[2]) }
 }
 
 function time(value, unit) {
