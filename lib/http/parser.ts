@@ -19,6 +19,11 @@ export interface ParserLimits {
   maxHeaderCount: number
   /** Largest body, declared or chunked (413). */
   maxBodySize: number
+  /**
+   * Not a size: let request-target bytes outside RFC 3986 through (`"<>#`, obs-text, malformed
+   * %-escapes) for legacy clients. CTLs, SP, DEL and `%00` stay refused.
+   */
+  permissiveTarget: boolean
 }
 
 export const DEFAULT_LIMITS: ParserLimits = {
@@ -27,6 +32,7 @@ export const DEFAULT_LIMITS: ParserLimits = {
   maxHeaderSize: 8192,
   maxHeaderCount: 100,
   maxBodySize: 1024 * 1024 * 1024,
+  permissiveTarget: false,
 }
 
 export interface ParserHandler {
@@ -51,7 +57,12 @@ const BACKSLASH = 92
 // Character classes (RFC 9110 section 5.6.2 tchar; field-vchar with obs-text; request-target).
 const TOKEN = new Uint8Array(256)
 const FIELD_VALUE = new Uint8Array(256)
+// The request-target's bytes (RFC 9112 section 3.2, RFC 3986): 1 in the grammar, or sent raw by
+// WHATWG URL serializers (browsers, fetch, Node's URL); PERCENT; LAX only with permissiveTarget;
+// 0 never (CTLs, SP, DEL).
 const TARGET = new Uint8Array(256)
+const PERCENT = 2
+const LAX = 3
 const HEX = new Int8Array(256).fill(-1)
 // qdtext (RFC 9110 section 5.6.4): field-vchar, SP and HTAB but `"` and `\`.
 const QDTEXT = new Uint8Array(256)
@@ -60,7 +71,9 @@ for (let c = 0; c < 256; c++) {
   if (/[A-Za-z0-9!#$%&'*+\-.^_`|~]/.test(ch)) TOKEN[c] = 1
   if (c === HTAB || (c >= 0x20 && c !== 0x7f)) FIELD_VALUE[c] = 1
   if (FIELD_VALUE[c] === 1 && c !== 0x22 && c !== 0x5c) QDTEXT[c] = 1
-  if (c > 0x20 && c !== 0x7f) TARGET[c] = 1
+  if (/[A-Za-z0-9\-._~!$&'()*+,;=:@/?\[\]{}|^`\\]/.test(ch)) TARGET[c] = 1
+  else if (c === 0x25) TARGET[c] = PERCENT
+  else if (c > 0x20 && c !== 0x7f) TARGET[c] = LAX
   if (/[0-9]/.test(ch)) HEX[c] = c - 48
   else if (/[a-f]/.test(ch)) HEX[c] = c - 87
   else if (/[A-F]/.test(ch)) HEX[c] = c - 55
@@ -132,6 +145,8 @@ export class Parser {
   private extBytes: number
   private bodyBytes: number
   private trailerBytes: number
+  /** The current trailer field's name, lower-cased, while it is short enough to be forbidden. */
+  private trailerName: string
   /** The current message is the connection's last: parse nothing after it. */
   private closeAfter: boolean
 
@@ -156,6 +171,7 @@ export class Parser {
     this.extBytes = 0
     this.bodyBytes = 0
     this.trailerBytes = 0
+    this.trailerName = ''
     this.closeAfter = false
   }
 
@@ -309,7 +325,7 @@ export class Parser {
     let error: HttpError | null = null
     if (this.lines === 0) {
       lineLimit = lineStart + limits.maxRequestLineSize
-      if (end > lineLimit) error = new HttpError(414, 'Request line too long')
+      if (end > lineLimit) error = requestLineTooLong(data, lineStart, lineLimit)
     } else {
       // A field line, not the empty line that ends the head: one too many from its first byte.
       const content = (complete ? end - 1 : end) - lineStart
@@ -352,8 +368,24 @@ export class Parser {
     const methodText = data.toString('latin1', start, p)
     const method = METHODS.get(methodText) ?? methodText
     const targetStart = ++p
-    while (TARGET[data[p]] === 1) p++
+    const permissive = this.limits.permissiveTarget
+    // One pass over the target: the grammar's bytes, and each %-escape (RFC 3986 section 2.1).
+    for (;;) {
+      const kind = TARGET[data[p]]
+      if (kind === 1) p++
+      else if (kind === PERCENT) {
+        // The line ends in CRLF, so p + 2 is still within it.
+        const high = HEX[data[p + 1]]
+        const low = HEX[data[p + 2]]
+        if (high === 0 && low === 0) throw new HttpError(400, 'Percent-encoded NUL in request target')
+        if (high >= 0 && low >= 0) p += 3
+        else if (permissive) p++
+        else throw new HttpError(400, 'Malformed percent-encoding in request target')
+      } else if (kind === LAX && permissive) p++
+      else break
+    }
     if (p === targetStart || data[p] !== SP) {
+      if (TARGET[data[p]] === LAX) throw new HttpError(400, 'Invalid character in request target')
       throw new HttpError(400, p > targetStart && p === cr ? 'Missing HTTP version' : 'Invalid request target')
     }
     const url = data.toString('latin1', targetStart, p)
@@ -405,6 +437,8 @@ export class Parser {
       switch (nameEnd - nameStart) {
         case 4:
           if (nameIs(data, nameStart, HOST)) {
+            // RFC 9110 section 4.2.1: an http URI with an empty host is invalid, so is this field.
+            if (valueStart === valueEnd) throw new HttpError(400, 'Empty Host header')
             if (!validHost(data, valueStart, valueEnd)) throw new HttpError(400, 'Invalid Host header')
             hosts++
           }
@@ -434,9 +468,9 @@ export class Parser {
           break
         case 14:
           if (nameIs(data, nameStart, CONTENT_LENGTH)) {
-            const n = parseContentLength(data, valueStart, valueEnd)
-            if (contentLength !== -1 && contentLength !== n) throw new HttpError(400, 'Conflicting Content-Length')
-            contentLength = n
+            // RFC 9112 section 6.3 (5): a recipient may refuse repeated values even when equal.
+            if (contentLength !== -1) throw new HttpError(400, 'Multiple Content-Length fields')
+            contentLength = parseContentLength(data, valueStart, valueEnd)
           }
           break
         case 17:
@@ -625,12 +659,19 @@ export class Parser {
           break
         case TRAILER_START:
           if (c === CR) this.state = TRAILERS_END_LF
-          else if (TOKEN[c] === 1) this.state = TRAILER_NAME
-          else throw new HttpError(400, 'Invalid trailer field')
+          else if (TOKEN[c] === 1) {
+            this.state = TRAILER_NAME
+            this.trailerName = String.fromCharCode(c | 0x20)
+          } else throw new HttpError(400, 'Invalid trailer field')
           break
         case TRAILER_NAME:
-          if (c === COLON) this.state = TRAILER_VALUE
-          else if (TOKEN[c] !== 1) throw new HttpError(400, 'Invalid trailer field')
+          if (c === COLON) {
+            this.state = TRAILER_VALUE
+            if (FORBIDDEN_TRAILERS.has(this.trailerName)) {
+              throw new HttpError(400, `${this.trailerName} is not allowed in trailers`)
+            }
+          } else if (TOKEN[c] !== 1) throw new HttpError(400, 'Invalid trailer field')
+          else if (this.trailerName.length < MAX_FORBIDDEN_NAME) this.trailerName += String.fromCharCode(c | 0x20)
           break
         case TRAILER_VALUE:
           if (c === CR) this.state = TRAILER_LF
@@ -654,6 +695,19 @@ export class Parser {
   }
 }
 
+// Fields a sender must not put in trailers (RFC 9110 section 6.5.1): framing, connection
+// options, routing, request modifiers, authentication, and how to process the content. A request
+// that carries one is refused: a proxy in front that merges trailers into the head would act on
+// it. (Trailers are otherwise read and skipped.)
+const FORBIDDEN_TRAILERS = new Set([
+  'content-length', 'transfer-encoding', 'trailer', 'te', 'connection', 'keep-alive', 'proxy-connection', 'upgrade',
+  'host', 'forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'max-forwards',
+  'expect', 'range', 'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since', 'if-range',
+  'cache-control', 'pragma', 'authorization', 'proxy-authorization', 'cookie',
+  'content-encoding', 'content-type', 'content-range',
+])
+/** Longer names cannot be forbidden: the name stops being kept past this. */
+const MAX_FORBIDDEN_NAME = 20
 const HOST = lower('host')
 const EXPECT = lower('expect')
 const EXPECTATIONS = [lower('100-continue')]
@@ -704,29 +758,41 @@ function listTokens(data: Buffer, start: number, end: number, tokens: readonly U
 }
 
 /**
- * Content-Length = 1*DIGIT (RFC 9110 section 8.6). A list of equal values is taken as one;
- * anything else (signs, hex, empty, differing values, past 2^53) is refused.
+ * Content-Length = 1*DIGIT (RFC 9110 section 8.6). Anything else is refused: signs, hex, empty,
+ * past 2^53, and a list, even of equal values (RFC 9112 section 6.3 (5) lets a recipient refuse
+ * it; a proxy in front that takes it another way could be desynchronised).
  */
 function parseContentLength(data: Buffer, start: number, end: number): number {
-  let value = -1
-  let p = start
-  for (;;) {
-    while (p < end && (data[p] === SP || data[p] === HTAB)) p++
-    const digitsStart = p
-    let n = 0
-    while (p < end && data[p] >= 48 && data[p] <= 57) {
-      n = n * 10 + (data[p++] - 48)
-      if (n > Number.MAX_SAFE_INTEGER) throw new HttpError(400, 'Invalid Content-Length')
-    }
-    if (p === digitsStart) throw new HttpError(400, 'Invalid Content-Length')
-    while (p < end && (data[p] === SP || data[p] === HTAB)) p++
-    if (value !== -1 && value !== n) throw new HttpError(400, 'Conflicting Content-Length')
-    value = n
-    if (p === end) return value
-    if (data[p] !== 44) throw new HttpError(400, 'Invalid Content-Length')
-    p++
+  let n = 0
+  for (let p = start; p < end; p++) {
+    const c = data[p]
+    if (c < 48 || c > 57) throw new HttpError(400, c === 44 ? 'Content-Length in list form' : 'Invalid Content-Length')
+    n = n * 10 + (c - 48)
+    if (n > Number.MAX_SAFE_INTEGER) throw new HttpError(400, 'Invalid Content-Length')
   }
+  if (start === end) throw new HttpError(400, 'Invalid Content-Length')
+  return n
 }
+
+/**
+ * The error for a request line that passes its limit at `limit`, named after the part to blame
+ * (judged on the bytes before the limit, so the same however the line is cut): 400 for a method
+ * still going, or a version that is not one; else 414, the target is too long.
+ */
+function requestLineTooLong(data: Buffer, start: number, limit: number): HttpError {
+  const methodEnd = data.indexOf(SP, start)
+  if (methodEnd === -1 || methodEnd >= limit) return new HttpError(400, 'Request method too long')
+  const targetEnd = data.indexOf(SP, methodEnd + 1)
+  if (targetEnd !== -1 && targetEnd < limit) {
+    // `HTTP/d.d` CR LF: had it all fitted, the line would have ended before the limit.
+    for (let i = 0; i < limit - targetEnd - 1; i++) {
+      const c = data[targetEnd + 1 + i]
+      if (i === 5 || i === 7 ? c < 48 || c > 57 : c !== VERSION_SHAPE[i]) return new HttpError(400, 'Invalid HTTP version')
+    }
+  }
+  return new HttpError(414, 'Request target too long')
+}
+const VERSION_SHAPE = lower('HTTP/1.1\r\n')
 
 /** RFC 9112 section 3.2: origin-form, absolute-form, or `*` for OPTIONS only (`at` to `end`). */
 function checkTargetForm(method: string, data: Buffer, at: number, end: number): void {
@@ -764,7 +830,7 @@ const IP_FUTURE = /^[vV][0-9A-Fa-f]+\.[A-Za-z0-9\-._~!$&'()*+,;=:]+$/
 
 /**
  * Host = uri-host [ ":" port ] (RFC 9112 section 3.2): a reg-name or IPv4 address, or an IP
- * literal in brackets, then an optional port. An empty value is allowed.
+ * literal in brackets, then an optional port. (The callers refuse an empty one.)
  */
 function validHost(data: Buffer, start: number, end: number): boolean {
   let p = start
