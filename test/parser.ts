@@ -624,6 +624,9 @@ const errorCases: ErrorCase[] = [
   { name: 'Content-Length 005 and 5', input: `POST / HTTP/1.1\r\n${HOST}Content-Length: 005\r\ncontent-length: 5\r\n\r\nhello`, status: 400, message: /Multiple Content-Length/ },
   { name: 'Content-Length fields 0 and 00 then 1', input: `POST / HTTP/1.1\r\n${HOST}Content-Length: 0\r\nContent-Length: 00, 1\r\n\r\n`, status: 400, message: /Multiple Content-Length/ },
   { name: 'empty Host on 1.1', input: 'GET / HTTP/1.1\r\nHost:\r\n\r\n', status: 400, message: /Empty Host/ },
+  { name: 'Content_Length', input: `POST / HTTP/1.1\r\n${HOST}content_length: 5\r\n\r\nhello`, status: 400, message: /^Content_Length is ambiguous$/ },
+  { name: 'Transfer_Encoding', input: `POST / HTTP/1.1\r\n${HOST}Transfer_encoding: chunked\r\n\r\n0\r\n\r\n`, status: 400, message: /^Transfer_Encoding is ambiguous$/ },
+  { name: 'Transfer_Encoding after a Content-Length', input: `POST / HTTP/1.1\r\n${HOST}Content-Length: 5\r\nTRANSFER_ENCODING: chunked\r\n\r\nhello`, status: 400, message: /ambiguous/ },
   { name: 'blank Host on 1.0', input: 'GET / HTTP/1.0\r\nHost: \t \r\n\r\n', status: 400, message: /Empty Host/ },
   ...['Content-Length: 5', 'transfer-encoding: chunked', 'Host: a', 'Authorization: Basic YTpi', 'Cookie: a=b', 'Content-Type: text/plain', 'If-Unmodified-Since: x', 'Proxy-Authorization: x'].map(
     (field): ErrorCase => ({
@@ -767,6 +770,7 @@ const acceptCases: AcceptCase[] = [
   { name: 'mixed-case hex chunk size', input: `${CHUNKED_HEAD}1aB\r\n${'z'.repeat(0x1ab)}\r\n0\r\n\r\n`, expect: { chunked: true, body: 'z'.repeat(0x1ab) } },
   { name: 'leading zeros in a chunk size', input: `${CHUNKED_HEAD}00000000000000000000005\r\nhello\r\n00\r\n\r\n`, expect: { chunked: true, body: 'hello' } },
   { name: 'trailers', input: `${CHUNKED_HEAD}0\r\nX: y\r\nEmpty:\r\nObs: \x80\t\xff\r\n\r\n`, expect: { chunked: true } },
+  { name: 'names of the length of framing fields', input: `GET / HTTP/1.1\r\n${HOST}Content_Lengtx: 1\r\nX_Content_Type: a\r\nTransfer_Encodinx: b\r\nA-Transfer-Codin: c\r\n\r\n`, expect: { contentLength: -1, chunked: false } },
   // Names that only start like forbidden ones, or are too long to be one.
   { name: 'trailers named like forbidden ones', input: `${CHUNKED_HEAD}0\r\nHosts: a\r\nContent-Lengths: 1\r\nX-Content-Type: a\r\nProxy-Authorization-Extra: b\r\nServer-Timing: a\r\nVary: *\r\n\r\n`, expect: { chunked: true } },
   { name: 'TE with empty list elements', input: `POST / HTTP/1.1\r\n${HOST}Transfer-Encoding: , chunked ,\r\n\r\n0\r\n\r\n`, expect: { chunked: true } },

@@ -631,6 +631,9 @@ const groups: Group[] = [
       // field-values with a single valid Content-Length field": Pegasus rejects (policy).
       { section: 'RFC 9112 §6.3 (5)', name: 'CL list of identical values 5, 5', request: post(['Content-Length: 5, 5'], 'hello'), expect: bad() },
       { section: 'RFC 9112 §6.3 (5)', name: 'CL list 5,5 without blanks', request: post(['Content-Length: 5,5'], 'hello'), expect: bad() },
+      // Valid tokens, but a server or proxy that maps `_` to `-` would frame by them (policy).
+      { section: 'RFC 9110 §5.1, RFC 9112 §6.3', name: 'a Content_Length field', request: post(['Content_Length: 5'], 'hello'), expect: bad() },
+      { section: 'RFC 9110 §5.1, RFC 9112 §6.3', name: 'a Transfer_Encoding field', request: post(['Transfer_Encoding: chunked'], '0\r\n\r\n'), expect: bad() },
       { section: 'RFC 9112 §6.3 (5)', name: 'two CL fields with the same value', request: post(['Content-Length: 5', 'Content-Length: 5'], 'hello'), expect: bad() },
       {
         section: 'RFC 9110 §5.5',

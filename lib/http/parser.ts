@@ -471,7 +471,7 @@ export class Parser {
             // RFC 9112 section 6.3 (5): a recipient may refuse repeated values even when equal.
             if (contentLength !== -1) throw new HttpError(400, 'Multiple Content-Length fields')
             contentLength = parseContentLength(data, valueStart, valueEnd)
-          }
+          } else if (underscored(data, nameStart, CONTENT_LENGTH)) throw new HttpError(400, 'Content_Length is ambiguous')
           break
         case 17:
           if (nameIs(data, nameStart, TRANSFER_ENCODING)) {
@@ -482,7 +482,7 @@ export class Parser {
               if (coding === 0) chunked = true
               else otherCoding = true
             }
-          }
+          } else if (underscored(data, nameStart, TRANSFER_ENCODING)) throw new HttpError(400, 'Transfer_Encoding is ambiguous')
           break
       }
     }
@@ -729,6 +729,20 @@ function nameIs(data: Buffer, at: number, literal: Uint8Array): boolean {
     if (c !== literal[i] && (c | 0x20) !== literal[i]) return false
   }
   return true
+}
+
+/**
+ * A framing field's name with `_` for its `-`s: a valid token, but a server or proxy that maps
+ * `_` to `-` (CGI-style environments do) would frame the message by it and Pegasus would not.
+ */
+function underscored(data: Buffer, at: number, literal: Uint8Array): boolean {
+  let found = false
+  for (let i = 0; i < literal.length; i++) {
+    const c = data[at + i]
+    if (c === 95 && literal[i] === 45) found = true
+    else if (c !== literal[i] && (c | 0x20) !== literal[i]) return false
+  }
+  return found
 }
 
 /**
