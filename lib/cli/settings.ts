@@ -631,7 +631,7 @@ const FLAGS: Flag[] = [
     name: 'permissive-target',
     group: 'limits',
     boolean: true,
-    help: 'Let request targets with bytes outside RFC 3986 through, for legacy clients: \'"<>#\', non-ASCII bytes and malformed %-escapes. Control characters, spaces, DEL and %00 are refused even so.',
+    help: 'Let request targets through that have bytes outside RFC 3986, for legacy clients: " < > # and non-ASCII bytes, malformed %-escapes. Control characters, spaces, DEL and %00 stay refused.',
     shown: () => '',
     fallback: () => false,
     convert: booleanOf,
