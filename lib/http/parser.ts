@@ -368,22 +368,9 @@ export class Parser {
     const methodText = data.toString('latin1', start, p)
     const method = METHODS.get(methodText) ?? methodText
     const targetStart = ++p
-    const permissive = this.limits.permissiveTarget
-    // One pass over the target: the grammar's bytes, and each %-escape (RFC 3986 section 2.1).
-    for (;;) {
-      const kind = TARGET[data[p]]
-      if (kind === 1) p++
-      else if (kind === PERCENT) {
-        // The line ends in CRLF, so p + 2 is still within it.
-        const high = HEX[data[p + 1]]
-        const low = HEX[data[p + 2]]
-        if (high === 0 && low === 0) throw new HttpError(400, 'Percent-encoded NUL in request target')
-        if (high >= 0 && low >= 0) p += 3
-        else if (permissive) p++
-        else throw new HttpError(400, 'Malformed percent-encoding in request target')
-      } else if (kind === LAX && permissive) p++
-      else break
-    }
+    while (TARGET[data[p]] === 1) p++
+    // The rare bytes (a %-escape, or what permissiveTarget lets through) go the long way.
+    if (data[p] !== SP) p = scanTarget(data, p, this.limits.permissiveTarget)
     if (p === targetStart || data[p] !== SP) {
       if (TARGET[data[p]] === LAX) throw new HttpError(400, 'Invalid character in request target')
       throw new HttpError(400, p > targetStart && p === cr ? 'Missing HTTP version' : 'Invalid request target')
@@ -786,6 +773,28 @@ function parseContentLength(data: Buffer, start: number, end: number): number {
   }
   if (start === end) throw new HttpError(400, 'Invalid Content-Length')
   return n
+}
+
+/**
+ * Goes on with the request-target from `p`, the first byte that is not plainly in its grammar:
+ * checks each %-escape (RFC 3986 section 2.1) and, with `permissive`, steps over the bytes that
+ * setting lets through. Returns where the target stops (SP, or a byte it may not hold).
+ */
+function scanTarget(data: Buffer, p: number, permissive: boolean): number {
+  for (;;) {
+    const kind = TARGET[data[p]]
+    if (kind === PERCENT) {
+      // The line ends in CRLF, so p + 2 is still within it.
+      const high = HEX[data[p + 1]]
+      const low = HEX[data[p + 2]]
+      if (high === 0 && low === 0) throw new HttpError(400, 'Percent-encoded NUL in request target')
+      if (high >= 0 && low >= 0) p += 3
+      else if (permissive) p++
+      else throw new HttpError(400, 'Malformed percent-encoding in request target')
+    } else if (kind === LAX && permissive) p++
+    else return p
+    while (TARGET[data[p]] === 1) p++
+  }
 }
 
 /**
