@@ -824,6 +824,7 @@ t.test('limits: the largest allowed size passes, one byte more fails', async (t)
     t.equal(statusOf(feed(`${'M'.repeat(30)} / HTTP/1.1\r\n${HOST}\r\n`), { maxRequestLineSize: 20 }), 400, `method over, ${how}`)
     t.equal(statusOf(feed(`GET / HTTP/1.1${'1'.repeat(20)}\r\n${HOST}\r\n`), { maxRequestLineSize: 20 }), 400, `version over, ${how}`)
     t.equal(statusOf(feed(`GET / XTTP/1.1\r\n${HOST}\r\n`), { maxRequestLineSize: 12 }), 400, `a wrong version cut by the limit, ${how}`)
+    t.equal(statusOf(feed(`GET / HTTP/-.1\r\n${HOST}\r\n`), { maxRequestLineSize: 13 }), 400, `a version without its digit, cut by the limit, ${how}`)
     t.equal(statusOf(feed(`GET /${'a'.repeat(9)} HTTP/1.1\r\n${HOST}\r\n`), { maxRequestLineSize: 20 }), 414, `target over with the version cut by the limit, ${how}`)
     t.equal(statusOf(feed('\r\n\r\n' + request), { maxRequestLineSize: line.length }), 0, `leading empty lines do not count, ${how}`)
 

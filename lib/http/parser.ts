@@ -723,13 +723,12 @@ function nameIs(data: Buffer, at: number, literal: Uint8Array): boolean {
  * `_` to `-` (CGI-style environments do) would frame the message by it and Pegasus would not.
  */
 function underscored(data: Buffer, at: number, literal: Uint8Array): boolean {
-  let found = false
+  // Called once nameIs has failed: a name that matches here has a `_` somewhere.
   for (let i = 0; i < literal.length; i++) {
     const c = data[at + i]
-    if (c === 95 && literal[i] === 45) found = true
-    else if (c !== literal[i] && (c | 0x20) !== literal[i]) return false
+    if (c !== literal[i] && (c | 0x20) !== literal[i] && (c !== 95 || literal[i] !== 45)) return false
   }
-  return found
+  return true
 }
 
 /**
