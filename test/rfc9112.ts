@@ -28,6 +28,8 @@
 //
 // Section labels: `§6.3 (3)` is the third numbered item of that section's list.
 import t, { type Test } from 'tap'
+import http from 'node:http'
+import { execFile } from 'node:child_process'
 import { RawClient, type RawResponse } from './helpers/raw.js'
 import { startServer } from './helpers/server.js'
 import type { Request, Response, ServerOptions } from '../lib/server.js'
@@ -1108,3 +1110,33 @@ for (const group of groups) {
     })
   })
 }
+
+// Mainstream clients' request-targets are accepted as they send them: fetch (undici) and
+// node:http's client serialize URLs by the WHATWG URL standard, which leaves `|^[]` raw in a path
+// and `|{}^`[]\` raw in a query and percent-encodes the rest (`"<>`, `{}` and backtick in a path,
+// non-ASCII, SP); curl sends the URL as given (with -g for its `[]{}` globbing).
+t.test("mainstream clients' targets are accepted as they send them", async (t) => {
+  const urls: string[] = []
+  const s = await startServer(t, (req: Request, res: Response) => {
+    urls.push(req.url)
+    res.end()
+  })
+  const url = '/a|b^[c]{d}`e?q=|{}^`[]\\&r="<x>"&s=é f'
+  const encoded = '/a|b^[c]%7Bd%7D%60e?q=|{}^`[]\\&r=%22%3Cx%3E%22&s=%C3%A9%20f'
+  t.equal((await fetch(s.origin + url)).status, 200, 'fetch')
+  t.equal(urls.pop(), encoded, 'fetch: the target as WHATWG URL serializes it')
+  const status = await new Promise<number | undefined>((resolve, reject) => {
+    http.get(s.origin + url, (res) => resolve(res.resume().statusCode)).on('error', reject)
+  })
+  t.equal(status, 200, 'node:http')
+  t.equal(urls.pop(), encoded, 'node:http: the same')
+  // Not spawnSync: the server answers on this event loop.
+  const curl = await new Promise<{ error: Error | null; stdout: string }>((resolve) => {
+    execFile('curl', ['-g', '-s', '-o', '/dev/null', '-w', '%{http_code}', `${s.origin}/a|b^[c]{d}\`e?q=|{}^\`[]\\&x=1`], (error, stdout) => resolve({ error, stdout }))
+  })
+  if ((curl.error as NodeJS.ErrnoException | null)?.code === 'ENOENT') t.comment('curl is not installed: its part is skipped')
+  else {
+    t.equal(curl.stdout, '200', 'curl -g')
+    t.equal(urls.pop(), '/a|b^[c]{d}`e?q=|{}^`[]\\&x=1', 'curl: the target as given')
+  }
+})
