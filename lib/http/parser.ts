@@ -2,9 +2,9 @@
 // request heads and body pieces come out through the handler; bad input throws HttpError. It
 // knows nothing of sockets, apps or timers. Body pieces are views (`subarray`) of the bytes that
 // were passed in, never copies; a head that arrives in pieces is the only thing ever copied.
-import { isIPv6 } from 'node:net'
 import { HttpError } from './errors.js'
 import { RequestHead } from './head.js'
+import { HEX as HEX_DIGITS, LAX, TARGET as TARGET_BYTES, checkTargetForm, scanTarget, validHost } from './target.js'
 
 export { RequestHead }
 
@@ -54,16 +54,12 @@ const EQUALS = 61
 const DQUOTE = 34
 const BACKSLASH = 92
 
-// Character classes (RFC 9110 section 5.6.2 tchar; field-vchar with obs-text; request-target).
+// Module constants rather than the imported bindings, for the hot loops that read them.
+const TARGET = TARGET_BYTES
+const HEX = HEX_DIGITS
+// Character classes (RFC 9110 section 5.6.2 tchar; field-vchar with obs-text).
 const TOKEN = new Uint8Array(256)
 const FIELD_VALUE = new Uint8Array(256)
-// The request-target's bytes (RFC 9112 section 3.2, RFC 3986): 1 in the grammar, or sent raw by
-// WHATWG URL serializers (browsers, fetch, Node's URL); PERCENT; LAX only with permissiveTarget;
-// 0 never (CTLs, SP, DEL).
-const TARGET = new Uint8Array(256)
-const PERCENT = 2
-const LAX = 3
-const HEX = new Int8Array(256).fill(-1)
 // qdtext (RFC 9110 section 5.6.4): field-vchar, SP and HTAB but `"` and `\`.
 const QDTEXT = new Uint8Array(256)
 for (let c = 0; c < 256; c++) {
@@ -71,12 +67,6 @@ for (let c = 0; c < 256; c++) {
   if (/[A-Za-z0-9!#$%&'*+\-.^_`|~]/.test(ch)) TOKEN[c] = 1
   if (c === HTAB || (c >= 0x20 && c !== 0x7f)) FIELD_VALUE[c] = 1
   if (FIELD_VALUE[c] === 1 && c !== 0x22 && c !== 0x5c) QDTEXT[c] = 1
-  if (/[A-Za-z0-9\-._~!$&'()*+,;=:@/?\[\]{}|^`\\]/.test(ch)) TARGET[c] = 1
-  else if (c === 0x25) TARGET[c] = PERCENT
-  else if (c > 0x20 && c !== 0x7f) TARGET[c] = LAX
-  if (/[0-9]/.test(ch)) HEX[c] = c - 48
-  else if (/[a-f]/.test(ch)) HEX[c] = c - 87
-  else if (/[A-F]/.test(ch)) HEX[c] = c - 55
 }
 
 // Parser states.
@@ -775,28 +765,6 @@ function parseContentLength(data: Buffer, start: number, end: number): number {
 }
 
 /**
- * Goes on with the request-target from `p`, the first byte that is not plainly in its grammar:
- * checks each %-escape (RFC 3986 section 2.1) and, with `permissive`, steps over the bytes that
- * setting lets through. Returns where the target stops (SP, or a byte it may not hold).
- */
-function scanTarget(data: Buffer, p: number, permissive: boolean): number {
-  for (;;) {
-    const kind = TARGET[data[p]]
-    if (kind === PERCENT) {
-      // The line ends in CRLF, so p + 2 is still within it.
-      const high = HEX[data[p + 1]]
-      const low = HEX[data[p + 2]]
-      if (high === 0 && low === 0) throw new HttpError(400, 'Percent-encoded NUL in request target')
-      if (high >= 0 && low >= 0) p += 3
-      else if (permissive) p++
-      else throw new HttpError(400, 'Malformed percent-encoding in request target')
-    } else if (kind === LAX && permissive) p++
-    else return p
-    while (TARGET[data[p]] === 1) p++
-  }
-}
-
-/**
  * The error for a request line that passes its limit at `limit`, named after the part to blame
  * (judged on the bytes before the limit, so the same however the line is cut): 400 for a method
  * still going, or a version that is not one; else 414, the target is too long.
@@ -816,63 +784,3 @@ function requestLineTooLong(data: Buffer, start: number, limit: number): HttpErr
 }
 const VERSION_SHAPE = lower('HTTP/1.1\r\n')
 
-/** RFC 9112 section 3.2: origin-form, absolute-form, or `*` for OPTIONS only (`at` to `end`). */
-function checkTargetForm(method: string, data: Buffer, at: number, end: number): void {
-  if (method === 'CONNECT') throw new HttpError(501, 'CONNECT is not supported')
-  const c = data[at]
-  if (c === 47) return // '/'
-  if (c === 42) {
-    // '*'
-    if (method === 'OPTIONS' && end === at + 1) return
-    throw new HttpError(400, 'Asterisk-form is only allowed with OPTIONS')
-  }
-  // absolute-form: scheme "://" authority (RFC 3986 scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ))
-  let p = at
-  if (!isAlpha(data[p])) throw new HttpError(400, 'Invalid request target')
-  while (isAlpha(data[p]) || (data[p] >= 48 && data[p] <= 57) || data[p] === 43 || data[p] === 45 || data[p] === 46) p++
-  if (data[p] !== COLON || data[p + 1] !== 47 || data[p + 2] !== 47) throw new HttpError(400, 'Invalid request target')
-  // RFC 9110 section 4.2: an http(s) URI with an empty host is invalid.
-  p += 3
-  let hostEnd = p
-  while (hostEnd < end && data[hostEnd] !== 47 && data[hostEnd] !== 63 && data[hostEnd] !== 35) hostEnd++
-  const at_ = data.indexOf(64, p) // userinfo@ is not allowed in http(s) URIs either
-  if (hostEnd === p || (at_ !== -1 && at_ < hostEnd) || !validHost(data, p, hostEnd)) {
-    throw new HttpError(400, 'Invalid request target')
-  }
-}
-
-// reg-name characters (RFC 3986 section 3.2.2: unreserved, pct-encoded, sub-delims).
-const REG_NAME = new Uint8Array(256)
-for (const ch of "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~%!$&'()*+,;=") {
-  REG_NAME[ch.charCodeAt(0)] = 1
-}
-
-// IPvFuture = "v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" )
-const IP_FUTURE = /^[vV][0-9A-Fa-f]+\.[A-Za-z0-9\-._~!$&'()*+,;=:]+$/
-
-/**
- * Host = uri-host [ ":" port ] (RFC 9112 section 3.2): a reg-name or IPv4 address, or an IP
- * literal in brackets, then an optional port. (The callers refuse an empty one.)
- */
-function validHost(data: Buffer, start: number, end: number): boolean {
-  let p = start
-  if (data[p] === 91) {
-    // IP-literal = "[" ( IPv6address / IPvFuture ) "]" (RFC 3986 section 3.2.2)
-    const close = data.indexOf(93, p)
-    if (close === -1 || close >= end) return false
-    const literal = data.toString('latin1', p + 1, close)
-    if (!isIPv6(literal) && !IP_FUTURE.test(literal)) return false
-    p = close + 1
-  } else {
-    while (p < end && REG_NAME[data[p]] === 1) p++
-  }
-  if (p < end && data[p] === COLON) {
-    p++
-    while (p < end && data[p] >= 48 && data[p] <= 57) p++
-  }
-  return p === end
-}
-
-function isAlpha(c: number): boolean {
-  return (c | 0x20) >= 97 && (c | 0x20) <= 122
-}
