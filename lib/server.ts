@@ -190,6 +190,7 @@ export class Server {
       maxHeaderSize: atLeast('maxHeaderSize', options.maxHeaderSize ?? DEFAULT_LIMITS.maxHeaderSize, 1),
       maxHeaderCount: atLeast('maxHeaderCount', options.maxHeaderCount ?? DEFAULT_LIMITS.maxHeaderCount, 0),
       maxBodySize: atLeast('maxBodySize', options.maxBodySize ?? DEFAULT_LIMITS.maxBodySize, 0),
+      permissiveTarget: options.permissiveTarget ?? false,
     }
     const log = options.log ?? new Log()
     const maxQueue = options.maxQueue === undefined ? -1 : atLeast('maxQueue', options.maxQueue, 0)

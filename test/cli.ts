@@ -111,8 +111,10 @@ logs:
                  Write each access line as one JSON object.
 
 limits and timeouts:
+  --permissive-target
+                 Let request targets through that have bytes outside RFC 3986, for legacy clients: " < > # and non-ASCII bytes, malformed %-escapes. Control characters, spaces, DEL and %00 stay refused.
   --limit-request-line INT
-                 The maximum size of the request line in bytes; a longer one gets 414. [8192]
+                 The maximum size of the request line in bytes; a longer one gets 414 when the target is what is too long, else 400. [8192]
   --limit-request-fields INT
                  The maximum number of header fields in a request; more get 431. [100]
   --limit-request-field-size INT
@@ -309,12 +311,23 @@ t.test('limits take effect: 414, 431 and 413 at the sizes given', async (t) => {
   const status = async (request: string): Promise<string> => (await raw(port, request)).response.split('\r\n')[0]
   t.equal(await status('GET / HTTP/1.1\r\nHost: x\r\n\r\n'), 'HTTP/1.1 200 OK', 'within every limit')
   t.equal(await status(`GET /${'a'.repeat(40)} HTTP/1.1\r\nHost: x\r\n\r\n`), 'HTTP/1.1 414 URI Too Long')
+  t.equal(await status(`${'M'.repeat(40)} / HTTP/1.1\r\nHost: x\r\n\r\n`), 'HTTP/1.1 400 Bad Request', 'a method too long is a bad request line')
   t.equal(await status('GET / HTTP/1.1\r\nHost: x\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n'), 'HTTP/1.1 431 Request Header Fields Too Large', 'four fields')
   t.equal(await status(`GET / HTTP/1.1\r\nHost: x\r\nA: ${'a'.repeat(60)}\r\n\r\n`), 'HTTP/1.1 431 Request Header Fields Too Large', 'one large field')
   const fields = `A: ${'a'.repeat(50)}\r\nB: ${'b'.repeat(50)}\r\nC: ${'c'.repeat(50)}\r\n`
   t.equal(await status(`GET / HTTP/1.1\r\nHost: x\r\n${fields}\r\n`), 'HTTP/1.1 431 Request Header Fields Too Large', 'a large head')
   t.equal(await status('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello'), 'HTTP/1.1 200 OK', 'a body at the limit')
   t.equal(await status('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\nhello!'), 'HTTP/1.1 413 Content Too Large')
+})
+
+t.test('--permissive-target lets request-target bytes outside RFC 3986 through', async (t) => {
+  const status = async (port: number, request: string): Promise<string> => (await raw(port, request)).response.split('\r\n')[0]
+  const request = 'GET /caf\xe9?q="a"#f HTTP/1.1\r\nHost: x\r\n\r\n'
+  const strict = await start(t, [...LOCAL])
+  t.equal(await status(strict.port, request), 'HTTP/1.1 400 Bad Request', 'refused by default')
+  const permissive = await start(t, [...LOCAL, '--permissive-target'])
+  t.equal(await status(permissive.port, request), 'HTTP/1.1 200 OK', 'let through')
+  t.equal(await status(permissive.port, 'GET /a%00 HTTP/1.1\r\nHost: x\r\n\r\n'), 'HTTP/1.1 400 Bad Request', '%00 stays refused')
 })
 
 t.test('--timeout: an app that does not answer gets 503, an ERROR line and a closed connection', async (t) => {

@@ -29,6 +29,9 @@ const POLICY: Record<string, string> = {
   'res when accepting html should not render evil javascript links in anchor href (prevent XSS)':
     'the same invalid Host',
   'res when accepting text should encode the url': 'the same invalid Host',
+  'express.static() fallthrough when false should 400 when URL malformed':
+    '`GET /%` has a malformed %-escape: Pegasus answers 400 itself (RFC 9112 §3, RFC 3986 §2.1), before the app (--permissive-target lets it through)',
+  'express.static() fallthrough when true should fall-through when URL malformed': 'the same malformed %-escape: 400, not the 404 the app would give',
 }
 
 // Bounds, so that a stalled registry or a hung server fails the file rather than the CI job.

@@ -523,6 +523,21 @@ const errorCases: ErrorCase[] = [
   { name: 'DEL in the target', input: `GET /a\x7fb HTTP/1.1\r\n${HOST}\r\n`, status: 400, message: /target/ },
   { name: 'HTAB in the target', input: `GET /a\tb HTTP/1.1\r\n${HOST}\r\n`, status: 400, message: /target/ },
   { name: 'NUL in the target', input: `GET /a\x00 HTTP/1.1\r\n${HOST}\r\n`, status: 400, message: /target/ },
+  // RFC 9112 §3.2, RFC 3986: bytes outside the grammar (and those WHATWG URL serializers send
+  // raw), malformed %-escapes, %00.
+  ...['/a"b', '/<', '/>', '/#', '/a?b#c', '/\x80', '/\xff', '/é', 'http://h/\xe9', '/a?q="x"'].map(
+    (target): ErrorCase => ({ name: `${JSON.stringify(target)} in the target`, input: `GET ${target} HTTP/1.1\r\n${HOST}\r\n`, status: 400, message: /^Invalid character in request target$/ }),
+  ),
+  ...['/%', '/%4', '/%4g', '/%g4', '/a?%zz', '/%%41', '/%\r'].map(
+    (target): ErrorCase => ({ name: `${JSON.stringify(target)}: malformed %-escape`, input: `GET ${target} HTTP/1.1\r\n${HOST}\r\n`, status: 400, message: /^Malformed percent-encoding in request target$/ }),
+  ),
+  ...['/%00', '/a?b=%00', '/%00%zz'].map(
+    (target): ErrorCase => ({ name: `${JSON.stringify(target)}: %00`, input: `GET ${target} HTTP/1.1\r\n${HOST}\r\n`, status: 400, message: /^Percent-encoded NUL in request target$/ }),
+  ),
+  // Even with permissiveTarget: CTLs, SP, DEL and %00.
+  ...['/a\x01', '/a\x7f', '/a\x00', '/a\tb', '/%00'].map(
+    (target): ErrorCase => ({ name: `${JSON.stringify(target)} with permissiveTarget`, input: `GET ${target} HTTP/1.1\r\n${HOST}\r\n`, status: 400, limits: { permissiveTarget: true }, message: /target/ }),
+  ),
   { name: 'missing version', input: `GET /\r\n${HOST}\r\n`, status: 400, message: /Missing HTTP version/ },
   { name: 'HTTP/0.9 style request', input: 'GET /\r\n\r\n', status: 400, message: /Missing HTTP version/ },
   { name: 'empty version', input: `GET / \r\n${HOST}\r\n`, status: 400, message: /version/ },
@@ -587,7 +602,7 @@ const errorCases: ErrorCase[] = [
   { name: 'TE chunked then gzip in two fields', input: `POST / HTTP/1.1\r\n${HOST}Transfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n`, status: 400, message: /after chunked/ },
   { name: 'TE chunked twice', input: `POST / HTTP/1.1\r\n${HOST}Transfer-Encoding: chunked, chunked\r\n\r\n`, status: 400, message: /after chunked/ },
   { name: 'TE chunked in two fields', input: `POST / HTTP/1.1\r\n${HOST}Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n`, status: 400, message: /after chunked/ },
-  ...['+5', '-1', '0x5', '1_0', '', ' ', '1.0', '5;', '5 5', '5,', ',5', '5,,5', 'five', '\xb5', '9007199254740992', '99999999999999999999'].map(
+  ...['+5', '-1', '0x5', '1_0', '', ' ', '1.0', '5;', '5 5', 'five', '\xb5', '9007199254740992', '99999999999999999999'].map(
     (value): ErrorCase => ({
       name: `Content-Length ${JSON.stringify(value)}`,
       input: `POST / HTTP/1.1\r\n${HOST}Content-Length: ${value}\r\n\r\n`,
@@ -595,10 +610,32 @@ const errorCases: ErrorCase[] = [
       message: /Invalid Content-Length/,
     }),
   ),
-  { name: 'Content-Length list 5, 6', input: `POST / HTTP/1.1\r\n${HOST}Content-Length: 5, 6\r\n\r\n`, status: 400, message: /Conflicting/ },
-  { name: 'Content-Length fields 5 and 6', input: `POST / HTTP/1.1\r\n${HOST}Content-Length: 5\r\nContent-Length: 6\r\n\r\n`, status: 400, message: /Conflicting/ },
-  { name: 'Content-Length fields 5, 5 and 6', input: `POST / HTTP/1.1\r\n${HOST}Content-Length: 5, 5\r\nContent-Length: 6\r\n\r\n`, status: 400, message: /Conflicting/ },
-  { name: 'Content-Length fields 0 and 00 then 1', input: `POST / HTTP/1.1\r\n${HOST}Content-Length: 0\r\nContent-Length: 00, 1\r\n\r\n`, status: 400, message: /Conflicting/ },
+  // Lists and repeated fields, even of equal values (RFC 9112 §6.3 (5) lets a recipient refuse them).
+  ...['5,', ',5', '5,,5', '5, 6', '5, 5', '5,5'].map(
+    (value): ErrorCase => ({
+      name: `Content-Length list ${JSON.stringify(value)}`,
+      input: `POST / HTTP/1.1\r\n${HOST}Content-Length: ${value}\r\n\r\nhello`,
+      status: 400,
+      message: /Content-Length in list form/,
+    }),
+  ),
+  { name: 'Content-Length fields 5 and 6', input: `POST / HTTP/1.1\r\n${HOST}Content-Length: 5\r\nContent-Length: 6\r\n\r\n`, status: 400, message: /Multiple Content-Length/ },
+  { name: 'two Content-Length fields of 5', input: `POST / HTTP/1.1\r\n${HOST}Content-Length: 5\r\nContent-Length: 5\r\n\r\nhello`, status: 400, message: /Multiple Content-Length/ },
+  { name: 'Content-Length 005 and 5', input: `POST / HTTP/1.1\r\n${HOST}Content-Length: 005\r\ncontent-length: 5\r\n\r\nhello`, status: 400, message: /Multiple Content-Length/ },
+  { name: 'Content-Length fields 0 and 00 then 1', input: `POST / HTTP/1.1\r\n${HOST}Content-Length: 0\r\nContent-Length: 00, 1\r\n\r\n`, status: 400, message: /Multiple Content-Length/ },
+  { name: 'empty Host on 1.1', input: 'GET / HTTP/1.1\r\nHost:\r\n\r\n', status: 400, message: /Empty Host/ },
+  { name: 'Content_Length', input: `POST / HTTP/1.1\r\n${HOST}content_length: 5\r\n\r\nhello`, status: 400, message: /^Content_Length is ambiguous$/ },
+  { name: 'Transfer_Encoding', input: `POST / HTTP/1.1\r\n${HOST}Transfer_encoding: chunked\r\n\r\n0\r\n\r\n`, status: 400, message: /^Transfer_Encoding is ambiguous$/ },
+  { name: 'Transfer_Encoding after a Content-Length', input: `POST / HTTP/1.1\r\n${HOST}Content-Length: 5\r\nTRANSFER_ENCODING: chunked\r\n\r\nhello`, status: 400, message: /ambiguous/ },
+  { name: 'blank Host on 1.0', input: 'GET / HTTP/1.0\r\nHost: \t \r\n\r\n', status: 400, message: /Empty Host/ },
+  ...['Content-Length: 5', 'transfer-encoding: chunked', 'Host: a', 'Authorization: Basic YTpi', 'Cookie: a=b', 'Content-Type: text/plain', 'If-Unmodified-Since: x', 'Proxy-Authorization: x'].map(
+    (field): ErrorCase => ({
+      name: `forbidden trailer ${field}`,
+      input: `${CHUNKED_HEAD}0\r\nX: y\r\n${field}\r\n\r\n`,
+      status: 400,
+      message: new RegExp(`^${field.slice(0, field.indexOf(':')).toLowerCase()} is not allowed in trailers$`),
+    }),
+  ),
   // 400: chunked body
   ...['g', '\r\n', '-1', ';a', ' 5', '5\n', '5x', '0x5', '5\x00'].map(
     (size): ErrorCase => ({
@@ -717,10 +754,7 @@ interface AcceptCase {
 }
 
 const acceptCases: AcceptCase[] = [
-  { name: 'Content-Length 5, 5', input: `POST / HTTP/1.1\r\n${HOST}Content-Length: 5, 5\r\n\r\nhello`, expect: { contentLength: 5, body: 'hello' } },
-  { name: 'Content-Length OWS list', input: `POST / HTTP/1.1\r\n${HOST}Content-Length: \t5 ,5\t, 5 \r\n\r\nhello`, expect: { contentLength: 5, body: 'hello' } },
-  { name: 'two Content-Length fields of 5', input: `POST / HTTP/1.1\r\n${HOST}Content-Length: 5\r\nContent-Length: 5\r\n\r\nhello`, expect: { contentLength: 5, body: 'hello' } },
-  { name: 'Content-Length 005 and 5', input: `POST / HTTP/1.1\r\n${HOST}Content-Length: 005\r\ncontent-length: 5\r\n\r\nhello`, expect: { contentLength: 5, body: 'hello' } },
+  { name: 'Content-Length with OWS', input: `POST / HTTP/1.1\r\n${HOST}Content-Length: \t5 \t\r\n\r\nhello`, expect: { contentLength: 5, body: 'hello' } },
   { name: 'Content-Length 0000', input: `POST / HTTP/1.1\r\n${HOST}Content-Length: 0000\r\n\r\n`, expect: { contentLength: 0, body: '' } },
   { name: 'Content-Length 2^53 - 1 under a large limit', input: `POST / HTTP/1.1\r\n${HOST}Content-Length: 9007199254740991\r\n\r\nabc`, limits: { maxBodySize: Number.MAX_SAFE_INTEGER }, expect: { contentLength: Number.MAX_SAFE_INTEGER, body: 'abc', complete: false } },
   { name: 'Content-Length equal to maxBodySize', input: `POST / HTTP/1.1\r\n${HOST}Content-Length: 10\r\n\r\n0123456789`, limits: { maxBodySize: 10 }, expect: { contentLength: 10, body: '0123456789' } },
@@ -736,6 +770,9 @@ const acceptCases: AcceptCase[] = [
   { name: 'mixed-case hex chunk size', input: `${CHUNKED_HEAD}1aB\r\n${'z'.repeat(0x1ab)}\r\n0\r\n\r\n`, expect: { chunked: true, body: 'z'.repeat(0x1ab) } },
   { name: 'leading zeros in a chunk size', input: `${CHUNKED_HEAD}00000000000000000000005\r\nhello\r\n00\r\n\r\n`, expect: { chunked: true, body: 'hello' } },
   { name: 'trailers', input: `${CHUNKED_HEAD}0\r\nX: y\r\nEmpty:\r\nObs: \x80\t\xff\r\n\r\n`, expect: { chunked: true } },
+  { name: 'names of the length of framing fields', input: `GET / HTTP/1.1\r\n${HOST}Content_Lengtx: 1\r\nX_Content_Type: a\r\nTransfer_Encodinx: b\r\nA-Transfer-Codin: c\r\n\r\n`, expect: { contentLength: -1, chunked: false } },
+  // Names that only start like forbidden ones, or are too long to be one.
+  { name: 'trailers named like forbidden ones', input: `${CHUNKED_HEAD}0\r\nHosts: a\r\nContent-Lengths: 1\r\nX-Content-Type: a\r\nProxy-Authorization-Extra: b\r\nServer-Timing: a\r\nVary: *\r\n\r\n`, expect: { chunked: true } },
   { name: 'TE with empty list elements', input: `POST / HTTP/1.1\r\n${HOST}Transfer-Encoding: , chunked ,\r\n\r\n0\r\n\r\n`, expect: { chunked: true } },
   { name: 'TE Chunked with OWS', input: `POST / HTTP/1.1\r\n${HOST}Transfer-Encoding:\tChunked\t\r\n\r\n0\r\n\r\n`, expect: { chunked: true } },
   { name: 'method M-SEARCH', input: `M-SEARCH * HTTP/1.1\r\n${HOST}\r\n`.replace('*', '/'), expect: { method: 'M-SEARCH' } },
@@ -749,9 +786,13 @@ const acceptCases: AcceptCase[] = [
   { name: 'absolute-form HTTPS upper case', input: `GET HTTPS://EXAMPLE.COM HTTP/1.1\r\n${HOST}\r\n`, expect: { url: 'HTTPS://EXAMPLE.COM' } },
   { name: 'absolute-form scheme with + - . and digits', input: `GET coap+tcp.v2-x://h/ HTTP/1.1\r\n${HOST}\r\n`, expect: { url: 'coap+tcp.v2-x://h/' } },
   { name: 'OPTIONS *', input: `OPTIONS * HTTP/1.1\r\n${HOST}\r\n`, expect: { method: 'OPTIONS', url: '*' } },
+  // Every byte of RFC 3986's grammar, and those WHATWG URL serializers send raw (see README).
+  { name: 'every byte of the target grammar', input: `GET /AZaz09-._~!$&'()*+,;=:@/%41%7e%C3%A9?/?:@%20 HTTP/1.1\r\n${HOST}\r\n`, expect: { url: "/AZaz09-._~!$&'()*+,;=:@/%41%7e%C3%A9?/?:@%20" } },
+  { name: 'what browsers and fetch send raw', input: `GET /a|b^c[d]?q=|{}^\`[]\\ HTTP/1.1\r\n${HOST}\r\n`, expect: { url: '/a|b^c[d]?q=|{}^`[]\\' } },
+  { name: 'absolute-form with an IPv6 literal', input: `GET http://[::1]:8080/a HTTP/1.1\r\n${HOST}\r\n`, expect: { url: 'http://[::1]:8080/a' } },
+  { name: 'permissiveTarget: bytes outside the grammar', input: `GET /a"<>\xe9%zz%4?q=#f% HTTP/1.1\r\n${HOST}\r\n`, limits: { permissiveTarget: true }, expect: { url: '/a"<>\xe9%zz%4?q=#f%' } },
   { name: 'OPTIONS with a path', input: `OPTIONS /x HTTP/1.1\r\n${HOST}\r\n`, expect: { method: 'OPTIONS', url: '/x' } },
   { name: 'HTTP/1.0 without Host', input: 'GET / HTTP/1.0\r\n\r\n', expect: { versionMinor: 0, keepAlive: false } },
-  { name: 'empty Host on 1.1', input: 'GET / HTTP/1.1\r\nHost:\r\n\r\n', expect: { headers: [['Host', '']] } },
   { name: 'POST without a length has no body', input: `POST / HTTP/1.1\r\n${HOST}\r\n`, expect: { method: 'POST', contentLength: -1, body: '' } },
 ]
 
@@ -779,6 +820,12 @@ t.test('limits: the largest allowed size passes, one byte more fails', async (t)
     const how = split ? 'byte by byte' : 'whole'
     t.equal(statusOf(feed(request), { maxRequestLineSize: line.length }), 0, `request line at its limit, ${how}`)
     t.equal(statusOf(feed(request), { maxRequestLineSize: line.length - 1 }), 414, `request line over, ${how}`)
+    // The status names the part that is too long: the method or the version is a malformed line.
+    t.equal(statusOf(feed(`${'M'.repeat(30)} / HTTP/1.1\r\n${HOST}\r\n`), { maxRequestLineSize: 20 }), 400, `method over, ${how}`)
+    t.equal(statusOf(feed(`GET / HTTP/1.1${'1'.repeat(20)}\r\n${HOST}\r\n`), { maxRequestLineSize: 20 }), 400, `version over, ${how}`)
+    t.equal(statusOf(feed(`GET / XTTP/1.1\r\n${HOST}\r\n`), { maxRequestLineSize: 12 }), 400, `a wrong version cut by the limit, ${how}`)
+    t.equal(statusOf(feed(`GET / HTTP/-.1\r\n${HOST}\r\n`), { maxRequestLineSize: 13 }), 400, `a version without its digit, cut by the limit, ${how}`)
+    t.equal(statusOf(feed(`GET /${'a'.repeat(9)} HTTP/1.1\r\n${HOST}\r\n`), { maxRequestLineSize: 20 }), 414, `target over with the version cut by the limit, ${how}`)
     t.equal(statusOf(feed('\r\n\r\n' + request), { maxRequestLineSize: line.length }), 0, `leading empty lines do not count, ${how}`)
 
     const field = `X-Long: ${'v'.repeat(20)}\r\n`
@@ -1056,10 +1103,10 @@ const pick = <T>(list: T[], random: () => number): T => list[Math.floor(random()
 /** Valid parts, and invalid ones used one time in ten. */
 const PARTS = {
   method: [['GET', 'POST', 'PUT', 'OPTIONS', 'M-SEARCH', 'get'], ['CONNECT', 'G T', '']],
-  target: [['/', '/a?b=c', 'http://h/x', '/\x80'], ['*', 'h:80', '', '/a b']],
+  target: [['/', '/a?b=c', 'http://h/x', '/%80'], ['*', 'h:80', '', '/a b', '/\x80', '/%0']],
   version: [['HTTP/1.1', 'HTTP/1.1', 'HTTP/1.0'], ['HTTP/2.0', 'HTTP/1.x', 'HTTP/1.1 ']],
   field: [
-    ['X: y', 'X:  ', 'Content-Length: 3', 'Content-Length: 3, 3', 'Content-Length: 0', 'Transfer-Encoding: chunked',
+    ['X: y', 'X:  ', 'Content-Length: 3', 'Content-Length: 003', 'Content-Length: 0', 'Transfer-Encoding: chunked',
       'Connection: keep-alive', 'Connection: close', 'Expect: 100-continue'],
     ['Content-Length: x', 'Transfer-Encoding: gzip, chunked', 'Expect: nope', 'Bad Name: v', ' folded', 'X: \x01', 'Host: b'],
   ],
@@ -1245,7 +1292,9 @@ t.test('an http URI with an empty host is refused (RFC 9110 4.2.1)', async (t) =
 t.test('a head over a limit gets the same answer however it is cut', async (t) => {
   const small = { maxRequestLineSize: 30, maxHeaderSize: 20, maxHeadSize: 60, maxHeaderCount: 5 }
   const cases: [string, string, number, RegExp, Partial<ParserLimits>][] = [
-    ['a long request line ending in a bare LF', `GET /${'a'.repeat(40)} HTTP/1.1\n`, 414, /Request line too long/, {}],
+    ['a long request line ending in a bare LF', `GET /${'a'.repeat(40)} HTTP/1.1\n`, 414, /Request target too long/, {}],
+    ['a long method', `${'M'.repeat(40)} / HTTP/1.1\r\n`, 400, /Request method too long/, {}],
+    ['a long version', `GET / HTTP/1.1${'1'.repeat(30)}\r\n`, 400, /Invalid HTTP version/, {}],
     ['a long field line ending in a bare LF', `GET / HTTP/1.1\r\nX: ${'a'.repeat(30)}\n`, 431, /Header field too large/, {}],
     ['one field too many, ending in a bare LF', 'GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\n', 431, /Too many header fields/, { maxHeaderCount: 2 }],
     // The request line ends at byte 16, A at 35; B passes the field limit at 55, the head's at 60.
@@ -1275,6 +1324,7 @@ t.test('the default limits are the documented ones', async (t) => {
     maxHeaderSize: 8192,
     maxHeaderCount: 100,
     maxBodySize: 1024 * 1024 * 1024,
+    permissiveTarget: false,
   })
   t.same(describeHead(new RequestHead(bytes('Xy'), 'GET', '/', 1, [0, 1, 1, 2], 3, false, true, true)), {
     method: 'GET',

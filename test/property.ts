@@ -93,7 +93,11 @@ const sometimes = <T>(arbitrary: fc.Arbitrary<T>, absent = 1): fc.Arbitrary<T | 
 
 const token = charsOf(TCHAR, 1, 10)
 const ows = charsOf(' \t', 0, 2)
-const pctEncoded = fc.tuple(fc.constantFrom(...HEXDIG), fc.constantFrom(...HEXDIG)).map(([a, b]) => `%${a}${b}`)
+// %00 is refused by design (a NUL for whatever decodes the path), so it is never generated.
+const pctEncoded = fc
+  .tuple(fc.constantFrom(...HEXDIG), fc.constantFrom(...HEXDIG))
+  .filter(([a, b]) => a !== '0' || b !== '0')
+  .map(([a, b]) => `%${a}${b}`)
 
 /** Runs of `set` characters and percent-encodings. */
 const encoded = (set: string, minLength: number, maxLength: number): fc.Arbitrary<string> =>
@@ -161,19 +165,29 @@ const fieldContent = fc
   .option(fc.tuple(word, fc.array(fc.tuple(charsOf(' \t', 1, 2), word), { maxLength: 3 })), { nil: undefined })
   .map((v) => (v === undefined ? '' : v[0] + v[1].map(([space, w]) => space + w).join('')))
 
-// Names with a meaning for framing or the connection are generated below with valid values only.
+// Names with a meaning for framing or the connection are generated below with valid values only;
+// Content_Length and Transfer_Encoding are refused by design. Other fields go in trailers too, so
+// none is one that RFC 9110 6.5.1 keeps out of them (refused by design).
 const SPECIAL = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'expect'])
+const NOT_IN_TRAILERS = new Set([
+  'trailer', 'te', 'keep-alive', 'proxy-connection', 'upgrade', 'forwarded', 'x-forwarded-for', 'x-forwarded-host',
+  'x-forwarded-proto', 'max-forwards', 'range', 'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since',
+  'if-range', 'cache-control', 'pragma', 'authorization', 'proxy-authorization', 'cookie', 'content-encoding',
+  'content-type', 'content-range',
+])
+const otherName = token.filter((n) => !SPECIAL.has(n.toLowerCase().replace(/_/g, '-')) && !NOT_IN_TRAILERS.has(n.toLowerCase()))
 const otherField = fc
-  .record({ name: token.filter((n) => !SPECIAL.has(n.toLowerCase())), value: fieldContent, before: ows, after: ows, order: fc.nat(100) })
+  .record({ name: otherName, value: fieldContent, before: ows, after: ows, order: fc.nat(100) })
   .map((f) => field(f.name, f.value, f.before, f.after, f.order))
 
 /** A special field's name, in one of the spellings clients use (names are case-insensitive). */
 const nameCase = (name: string): fc.Arbitrary<string> =>
   fc.constantFrom(name, name.toLowerCase(), name.toUpperCase())
 
-// A Host field with an empty value is allowed (RFC 9112 3.2: a target without authority).
+// A Host field with an empty value is refused by design (RFC 9110 4.2.1: an http URI's host is
+// never empty), so it is not generated.
 const hostField = fc
-  .record({ name: nameCase('Host'), value: weighted([1, fc.constant('')], [6, authority]), before: ows, after: ows, order: fc.nat(100) })
+  .record({ name: nameCase('Host'), value: authority, before: ows, after: ows, order: fc.nat(100) })
   .map((f) => field(f.name, f.value, f.before, f.after, f.order))
 
 // Connection = #connection-option (RFC 9110 7.6.1): a list with OWS and empty elements (5.6.1).
@@ -269,25 +283,13 @@ const chunkedBody = fc
     data: chunks.map((c) => c.data).join(''),
   }))
 
-// Content-Length = 1*DIGIT, leading zeros allowed; a list of equal values, or the field twice with
-// the same value, is taken as one value (RFC 9110 8.6 lets a recipient do that).
+// Content-Length = 1*DIGIT, leading zeros allowed. A list of equal values, or the field twice
+// with the same value, is refused by design (RFC 9112 6.3 (5) lets a recipient do that; see
+// test/parser.ts and test/rfc9112.ts), so the field comes once.
 const contentLengthFields = (length: number): fc.Arbitrary<Field[]> =>
   fc
-    .record({
-      name: nameCase('Content-Length'),
-      zeros: fc.array(fc.nat(2), { minLength: 2, maxLength: 2 }),
-      shape: fc.constantFrom('one', 'one', 'one', 'list', 'twice'),
-      before: ows,
-      after: ows,
-      order: fc.tuple(fc.nat(100), fc.nat(100)),
-    })
-    .map(({ name, zeros: [z1, z2], shape, before, after, order }) => {
-      const digits = (zeros: number): string => '0'.repeat(zeros) + String(length)
-      if (shape === 'list') return [field(name, `${digits(z1)} ,\t${digits(z2)}`, before, after, order[0])]
-      const fields = [field(name, digits(z1), before, after, order[0])]
-      if (shape === 'twice') fields.push(field(name, digits(z2), before, after, order[1]))
-      return fields
-    })
+    .record({ name: nameCase('Content-Length'), zeros: fc.nat(2), before: ows, after: ows, order: fc.nat(100) })
+    .map(({ name, zeros, before, after, order }) => [field(name, '0'.repeat(zeros) + String(length), before, after, order)])
 
 // --- One request, and pipelines of them ----------------------------------------------------------
 

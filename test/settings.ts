@@ -55,7 +55,7 @@ t.test('flags', async (t) => {
   const s = await settings([
     '-w', '3', '-b', '127.0.0.1:9000', '--bind=[::1]:9001', '-bunix:/tmp/p.sock', '--bind', 'fd://3',
     '--umask', '0o007', '--pid', 'run/p.pid', '--certfile', 'c.pem', '--keyfile', 'k.pem', '--cert-reqs', 'required',
-    '--ssl-min-version', 'TLSv1.3', '--forwarded-allow-ips', '10.0.0.0/8, 192.168.1.1', '--proxy-protocol',
+    '--ssl-min-version', 'TLSv1.3', '--forwarded-allow-ips', '10.0.0.0/8, 192.168.1.1', '--proxy-protocol', '--permissive-target',
     '--access-logfile', 'a.log', '--error-logfile', '-', '--log-level', 'debug', '--access-log-format', '%(h)s %(s)s',
     '--access-log-json', '--reload', '--max-requests', '100', '--max-requests-jitter', '10', '--max-worker-memory', '512',
     '--worker-timeout', '5', '--graceful-timeout', '0', '--balance', 'reuseport', '--keep-alive', '2', '--max-queue', '7',
@@ -75,6 +75,7 @@ t.test('flags', async (t) => {
   t.equal(s.sslMinVersion, 'TLSv1.3')
   t.same(s.forwardedAllowIps, ['10.0.0.0/8', '192.168.1.1'])
   t.equal(s.proxyProtocol, true)
+  t.equal(s.permissiveTarget, true)
   t.equal(s.accessLogfile, join(dir, 'a.log'))
   t.equal(s.errorLogfile, '-')
   t.equal(s.logLevel, 'debug')
@@ -129,6 +130,7 @@ t.test('PEGASUS_* variables', async (t) => {
     PEGASUS_APP: 'env.js:app',
     PEGASUS_FORWARDED_ALLOW_IPS: '*',
     PEGASUS_PROPERTY_SEED: '1',
+    PEGASUS_PERMISSIVE_TARGET: '1',
   })
   t.equal(s.workers, 4)
   t.same(s.binds, [{ kind: 'tcp', host: '127.0.0.1', port: 7000 }, { kind: 'unix', path: '/tmp/q.sock' }], 'a list is comma-separated')
@@ -137,6 +139,8 @@ t.test('PEGASUS_* variables', async (t) => {
   t.equal(s.tuning.keepAliveTimeout, 9000)
   t.equal(s.app, 'env.js:app')
   t.same(s.forwardedAllowIps, ['*'])
+  t.equal(s.permissiveTarget, true, 'PEGASUS_PERMISSIVE_TARGET')
+  t.equal((await settings([])).permissiveTarget, false, 'strict by default')
   t.equal((await settings(['-w', '2', 'cli.js:app'], { PEGASUS_WORKERS: '4', PEGASUS_APP: 'env.js:app' })).workers, 2, 'the command line wins')
   t.equal((await settings(['cli.js:app'], { PEGASUS_APP: 'env.js:app' })).app, 'cli.js:app')
   t.equal(await failure([], { PEGASUS_THREADS: '0' }), "environment variable PEGASUS_THREADS: The minimum is 1: '0'")

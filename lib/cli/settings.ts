@@ -71,6 +71,8 @@ export interface Settings {
   /** Peers whose X-Forwarded-* / Forwarded fields are believed: addresses, CIDRs, or '*'. */
   forwardedAllowIps: string[]
   proxyProtocol: boolean
+  /** Request-target bytes outside RFC 3986 are let through (see the README). */
+  permissiveTarget: boolean
 
   // Workers and the arbiter
   workers: number
@@ -223,7 +225,7 @@ const seconds = (min: number) => (raw: Raw, label: string) => atLeast(min)(raw, 
 
 /** The limits and timeouts: each a createServer option, with the library's defaults. */
 const TUNING: { name: string; option: TuningOption; seconds: boolean; min: number; default: number | null; help: string }[] = [
-  { name: 'limit-request-line', option: 'maxRequestLineSize', seconds: false, min: 1, default: DEFAULT_LIMITS.maxRequestLineSize, help: 'The maximum size of the request line in bytes; a longer one gets 414.' },
+  { name: 'limit-request-line', option: 'maxRequestLineSize', seconds: false, min: 1, default: DEFAULT_LIMITS.maxRequestLineSize, help: 'The maximum size of the request line in bytes; a longer one gets 414 when the target is what is too long, else 400.' },
   { name: 'limit-request-fields', option: 'maxHeaderCount', seconds: false, min: 1, default: DEFAULT_LIMITS.maxHeaderCount, help: 'The maximum number of header fields in a request; more get 431.' },
   { name: 'limit-request-field-size', option: 'maxHeaderSize', seconds: false, min: 1, default: DEFAULT_LIMITS.maxHeaderSize, help: 'The maximum size of one header field in bytes; a larger one gets 431.' },
   { name: 'limit-request-head', option: 'maxHeadSize', seconds: false, min: 1, default: DEFAULT_LIMITS.maxHeadSize, help: 'The maximum size of a request head (request line and fields) in bytes; a larger one gets 431.' },
@@ -625,6 +627,16 @@ const FLAGS: Flag[] = [
     set: (s, v) => (s.accessLogJson = v as boolean),
   },
 
+  {
+    name: 'permissive-target',
+    group: 'limits',
+    boolean: true,
+    help: 'Let request targets through that have bytes outside RFC 3986, for legacy clients: " < > # and non-ASCII bytes, malformed %-escapes. Control characters, spaces, DEL and %00 stay refused.',
+    shown: () => '',
+    fallback: () => false,
+    convert: booleanOf,
+    set: (s, v) => (s.permissiveTarget = v as boolean),
+  },
   ...TUNING.map(
     (tuning): Flag => ({
       name: tuning.name,
@@ -833,6 +845,7 @@ export async function parseSettings(env: Environment): Promise<Parsed> {
     sslMinVersion: 'TLSv1.2',
     forwardedAllowIps: [],
     proxyProtocol: false,
+    permissiveTarget: false,
     workers: 1,
     workerTimeout: 30_000,
     gracefulTimeout: 30_000,
@@ -907,6 +920,7 @@ export function configOf(settings: Settings): Record<string, unknown> {
     'ssl-min-version': settings.sslMinVersion,
     'forwarded-allow-ips': settings.forwardedAllowIps.join(','),
     'proxy-protocol': settings.proxyProtocol,
+    'permissive-target': settings.permissiveTarget,
     'access-log': settings.accessLog,
     'access-logfile': settings.accessLogfile,
     'error-logfile': settings.errorLogfile,

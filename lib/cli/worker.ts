@@ -22,6 +22,7 @@ export function serverOptions(settings: Settings, log: Log, watch: Watchdog | un
     watch,
     forwardedAllowIps: settings.forwardedAllowIps,
     proxyProtocol: settings.proxyProtocol,
+    permissiveTarget: settings.permissiveTarget,
     tls: tlsOf(settings),
     ...settings.tuning,
   }

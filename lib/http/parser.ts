@@ -2,9 +2,9 @@
 // request heads and body pieces come out through the handler; bad input throws HttpError. It
 // knows nothing of sockets, apps or timers. Body pieces are views (`subarray`) of the bytes that
 // were passed in, never copies; a head that arrives in pieces is the only thing ever copied.
-import { isIPv6 } from 'node:net'
 import { HttpError } from './errors.js'
 import { RequestHead } from './head.js'
+import { HEX as HEX_DIGITS, LAX, TARGET as TARGET_BYTES, checkTargetForm, scanTarget, validHost } from './target.js'
 
 export { RequestHead }
 
@@ -19,6 +19,11 @@ export interface ParserLimits {
   maxHeaderCount: number
   /** Largest body, declared or chunked (413). */
   maxBodySize: number
+  /**
+   * Not a size: let request-target bytes outside RFC 3986 through (`"<>#`, obs-text, malformed
+   * %-escapes) for legacy clients. CTLs, SP, DEL and `%00` stay refused.
+   */
+  permissiveTarget: boolean
 }
 
 export const DEFAULT_LIMITS: ParserLimits = {
@@ -27,6 +32,7 @@ export const DEFAULT_LIMITS: ParserLimits = {
   maxHeaderSize: 8192,
   maxHeaderCount: 100,
   maxBodySize: 1024 * 1024 * 1024,
+  permissiveTarget: false,
 }
 
 export interface ParserHandler {
@@ -48,11 +54,12 @@ const EQUALS = 61
 const DQUOTE = 34
 const BACKSLASH = 92
 
-// Character classes (RFC 9110 section 5.6.2 tchar; field-vchar with obs-text; request-target).
+// Module constants rather than the imported bindings, for the hot loops that read them.
+const TARGET = TARGET_BYTES
+const HEX = HEX_DIGITS
+// Character classes (RFC 9110 section 5.6.2 tchar; field-vchar with obs-text).
 const TOKEN = new Uint8Array(256)
 const FIELD_VALUE = new Uint8Array(256)
-const TARGET = new Uint8Array(256)
-const HEX = new Int8Array(256).fill(-1)
 // qdtext (RFC 9110 section 5.6.4): field-vchar, SP and HTAB but `"` and `\`.
 const QDTEXT = new Uint8Array(256)
 for (let c = 0; c < 256; c++) {
@@ -60,10 +67,6 @@ for (let c = 0; c < 256; c++) {
   if (/[A-Za-z0-9!#$%&'*+\-.^_`|~]/.test(ch)) TOKEN[c] = 1
   if (c === HTAB || (c >= 0x20 && c !== 0x7f)) FIELD_VALUE[c] = 1
   if (FIELD_VALUE[c] === 1 && c !== 0x22 && c !== 0x5c) QDTEXT[c] = 1
-  if (c > 0x20 && c !== 0x7f) TARGET[c] = 1
-  if (/[0-9]/.test(ch)) HEX[c] = c - 48
-  else if (/[a-f]/.test(ch)) HEX[c] = c - 87
-  else if (/[A-F]/.test(ch)) HEX[c] = c - 55
 }
 
 // Parser states.
@@ -132,6 +135,8 @@ export class Parser {
   private extBytes: number
   private bodyBytes: number
   private trailerBytes: number
+  /** The current trailer field's name, lower-cased, while it is short enough to be forbidden. */
+  private trailerName: string
   /** The current message is the connection's last: parse nothing after it. */
   private closeAfter: boolean
 
@@ -156,6 +161,7 @@ export class Parser {
     this.extBytes = 0
     this.bodyBytes = 0
     this.trailerBytes = 0
+    this.trailerName = ''
     this.closeAfter = false
   }
 
@@ -309,7 +315,7 @@ export class Parser {
     let error: HttpError | null = null
     if (this.lines === 0) {
       lineLimit = lineStart + limits.maxRequestLineSize
-      if (end > lineLimit) error = new HttpError(414, 'Request line too long')
+      if (end > lineLimit) error = requestLineTooLong(data, lineStart, lineLimit)
     } else {
       // A field line, not the empty line that ends the head: one too many from its first byte.
       const content = (complete ? end - 1 : end) - lineStart
@@ -353,7 +359,10 @@ export class Parser {
     const method = METHODS.get(methodText) ?? methodText
     const targetStart = ++p
     while (TARGET[data[p]] === 1) p++
+    // The rare bytes (a %-escape, or what permissiveTarget lets through) go the long way.
+    if (data[p] !== SP) p = scanTarget(data, p, this.limits.permissiveTarget)
     if (p === targetStart || data[p] !== SP) {
+      if (TARGET[data[p]] === LAX) throw new HttpError(400, 'Invalid character in request target')
       throw new HttpError(400, p > targetStart && p === cr ? 'Missing HTTP version' : 'Invalid request target')
     }
     const url = data.toString('latin1', targetStart, p)
@@ -405,6 +414,8 @@ export class Parser {
       switch (nameEnd - nameStart) {
         case 4:
           if (nameIs(data, nameStart, HOST)) {
+            // RFC 9110 section 4.2.1: an http URI with an empty host is invalid, so is this field.
+            if (valueStart === valueEnd) throw new HttpError(400, 'Empty Host header')
             if (!validHost(data, valueStart, valueEnd)) throw new HttpError(400, 'Invalid Host header')
             hosts++
           }
@@ -434,10 +445,10 @@ export class Parser {
           break
         case 14:
           if (nameIs(data, nameStart, CONTENT_LENGTH)) {
-            const n = parseContentLength(data, valueStart, valueEnd)
-            if (contentLength !== -1 && contentLength !== n) throw new HttpError(400, 'Conflicting Content-Length')
-            contentLength = n
-          }
+            // RFC 9112 section 6.3 (5): a recipient may refuse repeated values even when equal.
+            if (contentLength !== -1) throw new HttpError(400, 'Multiple Content-Length fields')
+            contentLength = parseContentLength(data, valueStart, valueEnd)
+          } else if (underscored(data, nameStart, CONTENT_LENGTH)) throw new HttpError(400, 'Content_Length is ambiguous')
           break
         case 17:
           if (nameIs(data, nameStart, TRANSFER_ENCODING)) {
@@ -448,7 +459,7 @@ export class Parser {
               if (coding === 0) chunked = true
               else otherCoding = true
             }
-          }
+          } else if (underscored(data, nameStart, TRANSFER_ENCODING)) throw new HttpError(400, 'Transfer_Encoding is ambiguous')
           break
       }
     }
@@ -625,12 +636,19 @@ export class Parser {
           break
         case TRAILER_START:
           if (c === CR) this.state = TRAILERS_END_LF
-          else if (TOKEN[c] === 1) this.state = TRAILER_NAME
-          else throw new HttpError(400, 'Invalid trailer field')
+          else if (TOKEN[c] === 1) {
+            this.state = TRAILER_NAME
+            this.trailerName = String.fromCharCode(c | 0x20)
+          } else throw new HttpError(400, 'Invalid trailer field')
           break
         case TRAILER_NAME:
-          if (c === COLON) this.state = TRAILER_VALUE
-          else if (TOKEN[c] !== 1) throw new HttpError(400, 'Invalid trailer field')
+          if (c === COLON) {
+            this.state = TRAILER_VALUE
+            if (FORBIDDEN_TRAILERS.has(this.trailerName)) {
+              throw new HttpError(400, `${this.trailerName} is not allowed in trailers`)
+            }
+          } else if (TOKEN[c] !== 1) throw new HttpError(400, 'Invalid trailer field')
+          else if (this.trailerName.length < MAX_FORBIDDEN_NAME) this.trailerName += String.fromCharCode(c | 0x20)
           break
         case TRAILER_VALUE:
           if (c === CR) this.state = TRAILER_LF
@@ -654,6 +672,19 @@ export class Parser {
   }
 }
 
+// Fields a sender must not put in trailers (RFC 9110 section 6.5.1): framing, connection
+// options, routing, request modifiers, authentication, and how to process the content. A request
+// that carries one is refused: a proxy in front that merges trailers into the head would act on
+// it. (Trailers are otherwise read and skipped.)
+const FORBIDDEN_TRAILERS = new Set([
+  'content-length', 'transfer-encoding', 'trailer', 'te', 'connection', 'keep-alive', 'proxy-connection', 'upgrade',
+  'host', 'forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'max-forwards',
+  'expect', 'range', 'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since', 'if-range',
+  'cache-control', 'pragma', 'authorization', 'proxy-authorization', 'cookie',
+  'content-encoding', 'content-type', 'content-range',
+])
+/** Longer names cannot be forbidden: the name stops being kept past this. */
+const MAX_FORBIDDEN_NAME = 20
 const HOST = lower('host')
 const EXPECT = lower('expect')
 const EXPECTATIONS = [lower('100-continue')]
@@ -673,6 +704,19 @@ function nameIs(data: Buffer, at: number, literal: Uint8Array): boolean {
   for (let i = 0; i < literal.length; i++) {
     const c = data[at + i]
     if (c !== literal[i] && (c | 0x20) !== literal[i]) return false
+  }
+  return true
+}
+
+/**
+ * A framing field's name with `_` for its `-`s: a valid token, but a server or proxy that maps
+ * `_` to `-` (CGI-style environments do) would frame the message by it and Pegasus would not.
+ */
+function underscored(data: Buffer, at: number, literal: Uint8Array): boolean {
+  // Called once nameIs has failed: a name that matches here has a `_` somewhere.
+  for (let i = 0; i < literal.length; i++) {
+    const c = data[at + i]
+    if (c !== literal[i] && (c | 0x20) !== literal[i] && (c !== 95 || literal[i] !== 45)) return false
   }
   return true
 }
@@ -704,87 +748,39 @@ function listTokens(data: Buffer, start: number, end: number, tokens: readonly U
 }
 
 /**
- * Content-Length = 1*DIGIT (RFC 9110 section 8.6). A list of equal values is taken as one;
- * anything else (signs, hex, empty, differing values, past 2^53) is refused.
+ * Content-Length = 1*DIGIT (RFC 9110 section 8.6). Anything else is refused: signs, hex, empty,
+ * past 2^53, and a list, even of equal values (RFC 9112 section 6.3 (5) lets a recipient refuse
+ * it; a proxy in front that takes it another way could be desynchronised).
  */
 function parseContentLength(data: Buffer, start: number, end: number): number {
-  let value = -1
-  let p = start
-  for (;;) {
-    while (p < end && (data[p] === SP || data[p] === HTAB)) p++
-    const digitsStart = p
-    let n = 0
-    while (p < end && data[p] >= 48 && data[p] <= 57) {
-      n = n * 10 + (data[p++] - 48)
-      if (n > Number.MAX_SAFE_INTEGER) throw new HttpError(400, 'Invalid Content-Length')
-    }
-    if (p === digitsStart) throw new HttpError(400, 'Invalid Content-Length')
-    while (p < end && (data[p] === SP || data[p] === HTAB)) p++
-    if (value !== -1 && value !== n) throw new HttpError(400, 'Conflicting Content-Length')
-    value = n
-    if (p === end) return value
-    if (data[p] !== 44) throw new HttpError(400, 'Invalid Content-Length')
-    p++
+  let n = 0
+  for (let p = start; p < end; p++) {
+    const c = data[p]
+    if (c < 48 || c > 57) throw new HttpError(400, c === 44 ? 'Content-Length in list form' : 'Invalid Content-Length')
+    n = n * 10 + (c - 48)
+    if (n > Number.MAX_SAFE_INTEGER) throw new HttpError(400, 'Invalid Content-Length')
   }
+  if (start === end) throw new HttpError(400, 'Invalid Content-Length')
+  return n
 }
-
-/** RFC 9112 section 3.2: origin-form, absolute-form, or `*` for OPTIONS only (`at` to `end`). */
-function checkTargetForm(method: string, data: Buffer, at: number, end: number): void {
-  if (method === 'CONNECT') throw new HttpError(501, 'CONNECT is not supported')
-  const c = data[at]
-  if (c === 47) return // '/'
-  if (c === 42) {
-    // '*'
-    if (method === 'OPTIONS' && end === at + 1) return
-    throw new HttpError(400, 'Asterisk-form is only allowed with OPTIONS')
-  }
-  // absolute-form: scheme "://" authority (RFC 3986 scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ))
-  let p = at
-  if (!isAlpha(data[p])) throw new HttpError(400, 'Invalid request target')
-  while (isAlpha(data[p]) || (data[p] >= 48 && data[p] <= 57) || data[p] === 43 || data[p] === 45 || data[p] === 46) p++
-  if (data[p] !== COLON || data[p + 1] !== 47 || data[p + 2] !== 47) throw new HttpError(400, 'Invalid request target')
-  // RFC 9110 section 4.2: an http(s) URI with an empty host is invalid.
-  p += 3
-  let hostEnd = p
-  while (hostEnd < end && data[hostEnd] !== 47 && data[hostEnd] !== 63 && data[hostEnd] !== 35) hostEnd++
-  const at_ = data.indexOf(64, p) // userinfo@ is not allowed in http(s) URIs either
-  if (hostEnd === p || (at_ !== -1 && at_ < hostEnd) || !validHost(data, p, hostEnd)) {
-    throw new HttpError(400, 'Invalid request target')
-  }
-}
-
-// reg-name characters (RFC 3986 section 3.2.2: unreserved, pct-encoded, sub-delims).
-const REG_NAME = new Uint8Array(256)
-for (const ch of "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~%!$&'()*+,;=") {
-  REG_NAME[ch.charCodeAt(0)] = 1
-}
-
-// IPvFuture = "v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" )
-const IP_FUTURE = /^[vV][0-9A-Fa-f]+\.[A-Za-z0-9\-._~!$&'()*+,;=:]+$/
 
 /**
- * Host = uri-host [ ":" port ] (RFC 9112 section 3.2): a reg-name or IPv4 address, or an IP
- * literal in brackets, then an optional port. An empty value is allowed.
+ * The error for a request line that passes its limit at `limit`, named after the part to blame
+ * (judged on the bytes before the limit, so the same however the line is cut): 400 for a method
+ * still going, or a version that is not one; else 414, the target is too long.
  */
-function validHost(data: Buffer, start: number, end: number): boolean {
-  let p = start
-  if (data[p] === 91) {
-    // IP-literal = "[" ( IPv6address / IPvFuture ) "]" (RFC 3986 section 3.2.2)
-    const close = data.indexOf(93, p)
-    if (close === -1 || close >= end) return false
-    const literal = data.toString('latin1', p + 1, close)
-    if (!isIPv6(literal) && !IP_FUTURE.test(literal)) return false
-    p = close + 1
-  } else {
-    while (p < end && REG_NAME[data[p]] === 1) p++
+function requestLineTooLong(data: Buffer, start: number, limit: number): HttpError {
+  const methodEnd = data.indexOf(SP, start)
+  if (methodEnd === -1 || methodEnd >= limit) return new HttpError(400, 'Request method too long')
+  const targetEnd = data.indexOf(SP, methodEnd + 1)
+  if (targetEnd !== -1 && targetEnd < limit) {
+    // `HTTP/d.d` CR LF: had it all fitted, the line would have ended before the limit.
+    for (let i = 0; i < limit - targetEnd - 1; i++) {
+      const c = data[targetEnd + 1 + i]
+      if (i === 5 || i === 7 ? c < 48 || c > 57 : c !== VERSION_SHAPE[i]) return new HttpError(400, 'Invalid HTTP version')
+    }
   }
-  if (p < end && data[p] === COLON) {
-    p++
-    while (p < end && data[p] >= 48 && data[p] <= 57) p++
-  }
-  return p === end
+  return new HttpError(414, 'Request target too long')
 }
+const VERSION_SHAPE = lower('HTTP/1.1\r\n')
 
-function isAlpha(c: number): boolean {
-  return (c | 0x20) >= 97 && (c | 0x20) <= 122
-}

@@ -26,9 +26,8 @@ export const REASONS = {
   asterisk: { title: 'Asterisk-form only with OPTIONS: 400', rfc: 'RFC 9112 §3.2.4' },
   h2: { title: 'No HTTP/2 prior knowledge: `PRI *` is a bad request (400)', rfc: 'RFC 9113 §3.3; RFC 9112 §3.2.4' },
   userinfo: { title: 'userinfo in an http(s) target refused: 400', rfc: 'RFC 9110 §4.2.4' },
-  targetBytes: { title: 'Non-ASCII bytes in the request-target passed on as received', rfc: 'RFC 9112 §3: 400 is a SHOULD' },
+  targetGrammar: { title: 'Request-target bytes outside RFC 3986 (`"`, a fragment) refused: 400', rfc: 'RFC 9112 §3 (SHOULD), §3.2; RFC 3986' },
   upgrade: { title: 'Upgrade ignored: the request is served as HTTP/1.1, later bytes are HTTP', rfc: 'RFC 9110 §7.8' },
-  coding: { title: 'Transfer codings other than chunked: 501', rfc: 'RFC 9112 §6.1' },
   chunkedLast: { title: 'chunked must be the last transfer coding: 400', rfc: 'RFC 9112 §6.3' },
   teAndCl: { title: 'Transfer-Encoding with Content-Length: 400', rfc: 'RFC 9112 §6.1, §6.3' },
   obsFold: { title: 'Obsolete line folding refused: 400', rfc: 'RFC 9112 §5.2' },
@@ -37,6 +36,7 @@ export const REASONS = {
   bareLf: { title: 'A bare LF is not a line ending: 400', rfc: 'RFC 9112 §2.2' },
   ctl: { title: 'Control characters in a field value: 400', rfc: 'RFC 9110 §5.5' },
   chunkFraming: { title: 'Chunk lines exactly as specified: 400', rfc: 'RFC 9112 §7.1, §7.1.1' },
+  trailers: { title: 'Trailer fields that frame, route, authenticate or describe the content refused: 400', rfc: 'RFC 9110 §6.5.1' },
   close: { title: 'Nothing is read after a request that closes the connection', rfc: 'RFC 9112 §9.3, §9.6' },
   skipBody: { title: 'A request body is always read (llhttp skipBody is a client-side option)', rfc: 'RFC 9112 §6.3' },
 } satisfies Record<string, PolicyReason>
@@ -171,10 +171,33 @@ export const POLICY: PolicyEntry[] = [
   // says SHOULD 400 for an invalid request-line.
   {
     file: 'uri.md',
-    name: 'Disallow UTF-8 in URI path in strict mode',
-    reason: 'targetBytes',
-    llhttp: 'rejects the raw UTF-8 bytes in the path',
-    pegasus: { served: [req('GET', Buffer.from('/δ¶/δt/pope?q=1#narf', 'utf8').toString('latin1'))], end: OPEN },
+    name: 'Quotes in URI',
+    reason: 'targetGrammar',
+    llhttp: 'accepts `"` and `\\` in the target',
+    pegasus: refused(400),
+  },
+  {
+    file: 'uri.md',
+    name: 'Fragment in URI',
+    reason: 'targetGrammar',
+    llhttp: 'accepts a fragment (`#posts-17408`) in the target',
+    pegasus: refused(400),
+  },
+  {
+    file: 'transfer-encoding.md',
+    name: 'POST with `chunked` as last transfer-encoding',
+    reason: 'targetGrammar',
+    llhttp: 'accepts `deflate, chunked` and hands over the (still deflated) body',
+    pegasus: refused(400),
+    note: 'refuses the fragment `#hey` in the target (the request line is checked first; `deflate` would get 501)',
+  },
+  {
+    file: 'transfer-encoding.md',
+    name: 'POST with `chunked` as last transfer-encoding (multiple headers)',
+    reason: 'targetGrammar',
+    llhttp: 'accepts `deflate` then `chunked` and hands over the (still deflated) body',
+    pegasus: refused(400),
+    note: 'refuses the fragment `#hey` in the target (the request line is checked first; `deflate` would get 501)',
   },
 
   // --- Upgrade ------------------------------------------------------------------------------
@@ -217,17 +240,11 @@ export const POLICY: PolicyEntry[] = [
   // --- Framing ------------------------------------------------------------------------------
   {
     file: 'transfer-encoding.md',
-    name: 'POST with `chunked` as last transfer-encoding',
-    reason: 'coding',
-    llhttp: 'accepts `deflate, chunked` and hands over the (still deflated) body',
-    pegasus: refused(501),
-  },
-  {
-    file: 'transfer-encoding.md',
-    name: 'POST with `chunked` as last transfer-encoding (multiple headers)',
-    reason: 'coding',
-    llhttp: 'accepts `deflate` then `chunked` and hands over the (still deflated) body',
-    pegasus: refused(501),
+    name: 'Trailing headers',
+    reason: 'trailers',
+    llhttp: 'accepts the trailers `Vary: *` and `Content-Type: text/plain`',
+    pegasus: refused(400),
+    note: 'refuses the `Content-Type` trailer (it says how to process the content), after the body',
   },
   {
     file: 'transfer-encoding.md',
