@@ -1112,9 +1112,10 @@ for (const group of groups) {
 }
 
 // Mainstream clients' request-targets are accepted as they send them: fetch (undici) and
-// node:http's client serialize URLs by the WHATWG URL standard, which leaves `|^[]` raw in a path
-// and `|{}^`[]\` raw in a query and percent-encodes the rest (`"<>`, `{}` and backtick in a path,
-// non-ASCII, SP); curl sends the URL as given (with -g for its `[]{}` globbing).
+// node:http's client serialize URLs by the WHATWG URL standard, which leaves `|[]` raw in a path
+// (and `^` too in Node.js 20's URL; Node.js 24's encodes it) and `|{}^`[]\` raw in a query, and
+// percent-encodes the rest (`"<>`, `{}` and backtick in a path, non-ASCII, SP); curl sends the
+// URL as given (with -g for its `[]{}` globbing).
 t.test("mainstream clients' targets are accepted as they send them", async (t) => {
   const urls: string[] = []
   const s = await startServer(t, (req: Request, res: Response) => {
@@ -1122,7 +1123,10 @@ t.test("mainstream clients' targets are accepted as they send them", async (t) =
     res.end()
   })
   const url = '/a|b^[c]{d}`e?q=|{}^`[]\\&r="<x>"&s=é f'
-  const encoded = '/a|b^[c]%7Bd%7D%60e?q=|{}^`[]\\&r=%22%3Cx%3E%22&s=%C3%A9%20f'
+  // What this Node.js's URL makes of it: one of the two forms the standard has had.
+  const serialized = new URL(s.origin + url)
+  const encoded = serialized.pathname + serialized.search
+  t.match(encoded, /^\/a\|b(\^|%5E)\[c\]%7Bd%7D%60e\?q=\|\{\}\^`\[\]\\&r=%22%3Cx%3E%22&s=%C3%A9%20f$/, 'the WHATWG serialization')
   t.equal((await fetch(s.origin + url)).status, 200, 'fetch')
   t.equal(urls.pop(), encoded, 'fetch: the target as WHATWG URL serializes it')
   const status = await new Promise<number | undefined>((resolve, reject) => {
