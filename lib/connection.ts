@@ -15,6 +15,7 @@ import type { Dispatcher } from './dispatch.js'
 import type { Log } from './log.js'
 import { readForwarded, type AllowList, type Forwarded } from './proxy.js'
 import { readProxyHeader } from './proxy-protocol.js'
+import { readControl, type Holdable, type ReadControl } from './accept-burst.js'
 
 export interface ConnectionSettings {
   readonly limits: ParserLimits
@@ -84,7 +85,7 @@ function gone(message: string): Error {
   return Object.assign(new Error(message), { code: 'ECONNRESET' })
 }
 
-export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
+export class Connection implements ParserHandler, RequestOwner, ResponseOwner, Holdable {
   readonly socket: Socket
   private readonly settings: ConnectionSettings
   private readonly parser: Parser
@@ -144,6 +145,8 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
   private proxySource: { readonly address: string; readonly port: number } | null
   /** The PROXY header's bytes so far while it is awaited; null once read, or when it is off. */
   private proxyHeader: Buffer | null
+  /** The socket's reads, stopped while new connections are accepted first (AcceptBurst). */
+  private held: ReadControl | null
 
   constructor(socket: Socket, settings: ConnectionSettings) {
     this.socket = socket
@@ -180,6 +183,7 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
     this.trust = -1
     this.proxySource = null
     this.proxyHeader = null
+    this.held = null
     socket.on('data', this.dataListener)
     socket.on('end', this.endListener)
     socket.on('drain', this.drainListener)
@@ -253,6 +257,27 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
   private readonly closeListener = (): void => this.onClose()
 
   // --- Reading --------------------------------------------------------------------------------
+
+  get established(): boolean {
+    return this.served > 0
+  }
+
+  /** Stops reading the socket for a while (AcceptBurst); false when it is not being read. */
+  holdReading(): boolean {
+    if (this.held !== null || this.ended || this.destroyed || this.upgrading !== null) return false
+    const control = readControl(this.socket)
+    if (control === null) return false
+    control.readStop()
+    this.held = control
+    return true
+  }
+
+  releaseReading(): void {
+    const control = this.held
+    if (control === null) return
+    this.held = null
+    if (!this.socket.destroyed) control.readStart()
+  }
 
   private onData(chunk: Buffer): void {
     if (this.ended) return
@@ -545,6 +570,8 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
     this.upgrading = null
     this.parser.stop()
     this.remainder = null
+    // Its new owner reads it: a hold must not outlive Pegasus's part.
+    this.releaseReading()
     this.destroyed = true
     socket.off('data', this.dataListener)
     socket.off('end', this.endListener)

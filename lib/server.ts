@@ -16,6 +16,7 @@ import { resolveApp, type InterfaceName, type ResolvedApp } from './interfaces/a
 import type { Response } from './response.js'
 import type { Request } from './request.js'
 import { AllowList } from './proxy.js'
+import { AcceptBurst } from './accept-burst.js'
 
 export type { App } from './interfaces/native.js'
 export type { NodeApp } from './interfaces/node/adapter.js'
@@ -171,6 +172,8 @@ export class Server {
   private readonly acceptListener: (socket: Socket) => void
   private readonly settings: ConnectionSettings
   private readonly connections: Set<Connection>
+  /** Accepts first while connections arrive turn after turn (plain TCP listeners only). */
+  private readonly burst: AcceptBurst
   private readonly backlog: number | undefined
   private sweeper: NodeJS.Timeout | null
   private closing: Promise<void> | null
@@ -184,6 +187,7 @@ export class Server {
     this.threads = threads
     this.backlog = options.backlog !== undefined && options.backlog >= 0 ? options.backlog : undefined
     this.connections = new Set()
+    this.burst = new AcceptBurst(this.connections)
     const limits: ParserLimits = {
       maxRequestLineSize: atLeast('maxRequestLineSize', options.maxRequestLineSize ?? DEFAULT_LIMITS.maxRequestLineSize, 1),
       maxHeadSize: atLeast('maxHeadSize', options.maxHeadSize ?? DEFAULT_LIMITS.maxHeadSize, 1),
@@ -361,6 +365,7 @@ export class Server {
     this.closing = new Promise<void>((resolve) => {
       this.allClosed = resolve
       for (const listener of this.listeners) listener.close()
+      this.burst.release()
       for (const conn of this.connections) conn.shutdown(closeIdle)
       this.checkClosed()
     })
@@ -372,7 +377,9 @@ export class Server {
       socket.destroy()
       return
     }
-    this.connections.add(new Connection(socket, this.settings))
+    const conn = new Connection(socket, this.settings)
+    this.connections.add(conn)
+    this.burst.arrived(conn)
   }
 
   private connectionClosed(conn: Connection): void {
