@@ -16,6 +16,7 @@ import type { Log } from './log.js'
 import { readForwarded, type AllowList, type Forwarded } from './proxy.js'
 import { readProxyHeader } from './proxy-protocol.js'
 import { readControl, type Holdable, type ReadControl } from './accept-burst.js'
+import type { DirectReads } from './direct-reads.js'
 
 export interface ConnectionSettings {
   readonly limits: ParserLimits
@@ -147,8 +148,10 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner, H
   private proxyHeader: Buffer | null
   /** The socket's reads, stopped while new connections are accepted first (AcceptBurst). */
   private held: ReadControl | null
+  /** The socket reads straight to onData (acceptDirect), not through 'data' events. */
+  private readonly direct: DirectReads | null
 
-  constructor(socket: Socket, settings: ConnectionSettings) {
+  constructor(socket: Socket, settings: ConnectionSettings, direct: DirectReads | null = null) {
     this.socket = socket
     this.settings = settings
     this.parser = new Parser(this, settings.limits)
@@ -184,7 +187,14 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner, H
     this.proxySource = null
     this.proxyHeader = null
     this.held = null
-    socket.on('data', this.dataListener)
+    this.direct = direct
+    if (direct !== null) {
+      direct.reader = this.dataListener
+      // Flowing, so that the client's FIN still comes as 'end'.
+      socket.resume()
+    } else {
+      socket.on('data', this.dataListener)
+    }
     socket.on('end', this.endListener)
     socket.on('drain', this.drainListener)
     socket.on('error', ignore)
@@ -276,7 +286,8 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner, H
     const control = this.held
     if (control === null) return
     this.held = null
-    if (!this.socket.destroyed) control.readStart()
+    // (Unless it was paused meanwhile: then it is read again when it is resumed.)
+    if (!this.socket.destroyed && control.reading) control.readStart()
   }
 
   private onData(chunk: Buffer): void {
@@ -573,7 +584,8 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner, H
     // Its new owner reads it: a hold must not outlive Pegasus's part.
     this.releaseReading()
     this.destroyed = true
-    socket.off('data', this.dataListener)
+    if (this.direct !== null) this.direct.toStream(socket)
+    else socket.off('data', this.dataListener)
     socket.off('end', this.endListener)
     socket.off('drain', this.drainListener)
     socket.off('close', this.closeListener)

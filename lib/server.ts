@@ -17,6 +17,7 @@ import type { Response } from './response.js'
 import type { Request } from './request.js'
 import { AllowList } from './proxy.js'
 import { AcceptBurst } from './accept-burst.js'
+import { acceptDirect, type DirectReads } from './direct-reads.js'
 
 export type { App } from './interfaces/native.js'
 export type { NodeApp } from './interfaces/node/adapter.js'
@@ -277,6 +278,8 @@ export class Server {
       throw new Error(`The server was closed while it was binding ${formatBind(bind)}`)
     }
     listener.on('error', (error) => this.settings.log.error(`Server socket error on ${formatBind(bind)}`, error))
+    // Plain connections read straight into their Connection; TLS ones belong to the TLS layer.
+    if (this.tls === null) acceptDirect(listener, (socket, reads) => this.accept(socket, reads))
     this.listeners.push(listener)
     this.binds.push(bind)
     this.startSweeping()
@@ -372,12 +375,12 @@ export class Server {
     return this.closing
   }
 
-  private accept(socket: net.Socket): void {
+  private accept(socket: net.Socket, direct: DirectReads | null = null): void {
     if (this.closing !== null) {
       socket.destroy()
       return
     }
-    const conn = new Connection(socket, this.settings)
+    const conn = new Connection(socket, this.settings, direct)
     this.connections.add(conn)
     this.burst.arrived(conn)
   }
