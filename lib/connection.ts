@@ -15,6 +15,8 @@ import type { Dispatcher } from './dispatch.js'
 import type { Log } from './log.js'
 import { readForwarded, type AllowList, type Forwarded } from './proxy.js'
 import { readProxyHeader } from './proxy-protocol.js'
+import { readControl, type Holdable, type ReadControl } from './accept-burst.js'
+import type { DirectReads } from './direct-reads.js'
 
 export interface ConnectionSettings {
   readonly limits: ParserLimits
@@ -84,7 +86,7 @@ function gone(message: string): Error {
   return Object.assign(new Error(message), { code: 'ECONNRESET' })
 }
 
-export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
+export class Connection implements ParserHandler, RequestOwner, ResponseOwner, Holdable {
   readonly socket: Socket
   private readonly settings: ConnectionSettings
   private readonly parser: Parser
@@ -144,8 +146,12 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
   private proxySource: { readonly address: string; readonly port: number } | null
   /** The PROXY header's bytes so far while it is awaited; null once read, or when it is off. */
   private proxyHeader: Buffer | null
+  /** The socket's reads, stopped while new connections are accepted first (AcceptBurst). */
+  private held: ReadControl | null
+  /** The socket reads straight to onData (acceptDirect), not through 'data' events. */
+  private readonly direct: DirectReads | null
 
-  constructor(socket: Socket, settings: ConnectionSettings) {
+  constructor(socket: Socket, settings: ConnectionSettings, direct: DirectReads | null = null) {
     this.socket = socket
     this.settings = settings
     this.parser = new Parser(this, settings.limits)
@@ -180,7 +186,15 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
     this.trust = -1
     this.proxySource = null
     this.proxyHeader = null
-    socket.on('data', this.dataListener)
+    this.held = null
+    this.direct = direct
+    if (direct !== null) {
+      direct.reader = this.dataListener
+      // Flowing, so that the client's FIN still comes as 'end'.
+      socket.resume()
+    } else {
+      socket.on('data', this.dataListener)
+    }
     socket.on('end', this.endListener)
     socket.on('drain', this.drainListener)
     socket.on('error', ignore)
@@ -253,6 +267,28 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
   private readonly closeListener = (): void => this.onClose()
 
   // --- Reading --------------------------------------------------------------------------------
+
+  get established(): boolean {
+    return this.served > 0
+  }
+
+  /** Stops reading the socket for a while (AcceptBurst); false when it is not being read. */
+  holdReading(): boolean {
+    if (this.held !== null || this.ended || this.destroyed || this.upgrading !== null) return false
+    const control = readControl(this.socket)
+    if (control === null) return false
+    control.readStop()
+    this.held = control
+    return true
+  }
+
+  releaseReading(): void {
+    const control = this.held
+    if (control === null) return
+    this.held = null
+    // (Unless it was paused meanwhile: then it is read again when it is resumed.)
+    if (!this.socket.destroyed && control.reading) control.readStart()
+  }
 
   private onData(chunk: Buffer): void {
     if (this.ended) return
@@ -545,8 +581,11 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner {
     this.upgrading = null
     this.parser.stop()
     this.remainder = null
+    // Its new owner reads it: a hold must not outlive Pegasus's part.
+    this.releaseReading()
     this.destroyed = true
-    socket.off('data', this.dataListener)
+    if (this.direct !== null) this.direct.toStream(socket)
+    else socket.off('data', this.dataListener)
     socket.off('end', this.endListener)
     socket.off('drain', this.drainListener)
     socket.off('close', this.closeListener)

@@ -16,6 +16,8 @@ import { resolveApp, type InterfaceName, type ResolvedApp } from './interfaces/a
 import type { Response } from './response.js'
 import type { Request } from './request.js'
 import { AllowList } from './proxy.js'
+import { AcceptBurst } from './accept-burst.js'
+import { acceptDirect, type DirectReads } from './direct-reads.js'
 
 export type { App } from './interfaces/native.js'
 export type { NodeApp } from './interfaces/node/adapter.js'
@@ -171,6 +173,8 @@ export class Server {
   private readonly acceptListener: (socket: Socket) => void
   private readonly settings: ConnectionSettings
   private readonly connections: Set<Connection>
+  /** Accepts first while connections arrive turn after turn (plain TCP listeners only). */
+  private readonly burst: AcceptBurst
   private readonly backlog: number | undefined
   private sweeper: NodeJS.Timeout | null
   private closing: Promise<void> | null
@@ -184,6 +188,7 @@ export class Server {
     this.threads = threads
     this.backlog = options.backlog !== undefined && options.backlog >= 0 ? options.backlog : undefined
     this.connections = new Set()
+    this.burst = new AcceptBurst(this.connections)
     const limits: ParserLimits = {
       maxRequestLineSize: atLeast('maxRequestLineSize', options.maxRequestLineSize ?? DEFAULT_LIMITS.maxRequestLineSize, 1),
       maxHeadSize: atLeast('maxHeadSize', options.maxHeadSize ?? DEFAULT_LIMITS.maxHeadSize, 1),
@@ -274,6 +279,8 @@ export class Server {
       throw new Error(`The server was closed while it was binding ${formatBind(bind)}`)
     }
     listener.on('error', (error) => this.settings.log.error(`Server socket error on ${formatBind(bind)}`, error))
+    // Plain connections read straight into their Connection; TLS ones belong to the TLS layer.
+    if (this.tls === null) acceptDirect(listener, (socket, reads) => this.accept(socket, reads))
     this.listeners.push(listener)
     this.binds.push(bind)
     this.startSweeping()
@@ -362,18 +369,21 @@ export class Server {
     this.closing = new Promise<void>((resolve) => {
       this.allClosed = resolve
       for (const listener of this.listeners) listener.close()
+      this.burst.release()
       for (const conn of this.connections) conn.shutdown(closeIdle)
       this.checkClosed()
     })
     return this.closing
   }
 
-  private accept(socket: net.Socket): void {
+  private accept(socket: net.Socket, direct: DirectReads | null = null): void {
     if (this.closing !== null) {
       socket.destroy()
       return
     }
-    this.connections.add(new Connection(socket, this.settings))
+    const conn = new Connection(socket, this.settings, direct)
+    this.connections.add(conn)
+    this.burst.arrived(conn)
   }
 
   private connectionClosed(conn: Connection): void {
