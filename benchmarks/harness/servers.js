@@ -289,15 +289,18 @@ const nodeHttp = {
   launch: (h, port) => nodeServer(h, 'node-http.mjs', port),
 }
 
-/** The floor: node:net writing a constant reply per request head (servers/node-net.mjs). */
+/**
+ * The floor: node:net answering every read with one constant response (servers/bare-net.mjs,
+ * nothing parsed: one request in flight per connection, so not pipelined).
+ */
 const nodeNet = {
   name: 'node-net',
   label: 'bare node:net (constant reply)',
-  scenarios: ['hello', 'seed', 'pipelined', 'rate'],
+  scenarios: ['hello', 'seed', 'rate'],
   unavailable: () => null,
   notApplicable: () => null,
   version: () => null,
-  launch: (h, port) => nodeServer(h, 'node-net.mjs', port),
+  launch: (h, port) => nodeServer(h, 'bare-net.mjs', port),
 }
 
 const fastify = {
