@@ -111,12 +111,23 @@ export async function runWorker(settings: Settings): Promise<void> {
   setInterval(beat, beatInterval(settings.workerTimeout)).unref()
   beat()
 
+  // The arbiter's messages are heard from the start: a USR1 passed on while the app loads still
+  // reopens the files (a process drops a message no listener hears). Sockets are listened on one
+  // after the other, in the order of the binds, once the app has loaded.
+  let loaded!: () => void
+  let queue = new Promise<void>((resolve) => (loaded = resolve))
+  process.on('message', (message: ToWorker, handle?: object) => {
+    if (message.t === 'reopen') reopen()
+    else if (message.t === 'retire') drain(true, 0)
+    else queue = queue.then(() => listen(message, handle))
+  })
+
   let serving: Server
   try {
-    const loaded = await loadApp(settings.app, settings.chdir)
-    serving = createServer(loaded.app as object, serverOptions(settings, log, watchdog))
+    const app = await loadApp(settings.app, settings.chdir)
+    serving = createServer(app.app as object, serverOptions(settings, log, watchdog))
     // The module's `upgrade` export takes the sockets of WebSocket (and other upgrade) requests.
-    if (loaded.upgrade !== null) serving.setUpgradeHandler(loaded.upgrade)
+    if (app.upgrade !== null) serving.setUpgradeHandler(app.upgrade)
     server = serving
   } catch (error) {
     /* c8 ignore next */
@@ -141,13 +152,6 @@ export async function runWorker(settings: Settings): Promise<void> {
   process.on('uncaughtException', fail)
   process.on('unhandledRejection', fail)
 
-  // Sockets are listened on one after the other, in the order of the binds.
-  let queue = Promise.resolve()
-  process.on('message', (message: ToWorker, handle?: object) => {
-    if (message.t === 'reopen') reopen()
-    else if (message.t === 'retire') drain(true, 0)
-    else queue = queue.then(() => listen(message, handle))
-  })
   const listen = async (message: Extract<ToWorker, { t: 'listen' }>, handle?: object): Promise<void> => {
     // One server listens on every bind; a unix socket file was made ready by the arbiter.
     const { reusePort } = message
@@ -160,6 +164,7 @@ export async function runWorker(settings: Settings): Promise<void> {
     const { interface: name, label } = serving.app
     await send({ t: 'ready', listening: serving.addresses().map(formatBind), threads: settings.threads, interface: name, label })
   }
+  loaded()
   await send({ t: 'loaded' })
 }
 
