@@ -21,7 +21,13 @@ let start = 0
 /** Indices of requests that are due and wait for a free connection, oldest first. */
 const queue = []
 let queueHead = 0
+/**
+ * Connections with no request in flight, longest idle first: every connection is used in turn
+ * (a server closes one left idle past its keep-alive timeout; a closed one is replaced).
+ */
 const free = []
+let freeHead = 0
+let finished = false
 
 function dueAt(i) {
   return start + i * interval
@@ -29,6 +35,7 @@ function dueAt(i) {
 
 /** Hands the oldest due request to `conn`, if there is one. */
 function send(conn) {
+  if (conn.closed) return
   if (queueHead === queue.length) {
     free.push(conn)
     return
@@ -41,7 +48,7 @@ function send(conn) {
 function connect() {
   return new Promise((resolve) => {
     const socket = net.connect({ port, host: '127.0.0.1', noDelay: true })
-    const conn = { socket, current: -1, buffer: '' }
+    const conn = { socket, current: -1, buffer: '', closed: false }
     socket.setEncoding('latin1')
     socket.on('connect', () => resolve(conn))
     socket.on('data', (text) => {
@@ -64,25 +71,46 @@ function connect() {
     })
     socket.on('error', () => {})
     socket.on('close', () => {
+      conn.closed = true
       if (conn.current >= 0) errors++
       conn.current = -1
+      // As wrk does: a closed connection is replaced, and joins the free ones once open.
+      if (!finished) void connect().then((fresh) => send(fresh))
     })
   })
 }
 
 for (let i = 0; i < connections; i++) free.push(await connect())
+
+/** The connection idle longest that is still open, or undefined. */
+function nextFree() {
+  while (freeHead < free.length) {
+    const conn = free[freeHead++]
+    if (freeHead > 1024 && freeHead * 2 > free.length) {
+      free.splice(0, freeHead)
+      freeHead = 0
+    }
+    if (!conn.closed) return conn
+  }
+  return undefined
+}
 start = performance.now()
 // Every millisecond, the requests that have come due join the queue and free connections take
 // them; a request is late only because the server has not answered the connections yet.
 const timer = setInterval(() => {
   const now = performance.now()
   while (due < total && dueAt(due) <= now) queue.push(due++)
-  while (free.length > 0 && queueHead < queue.length) send(free.pop())
+  while (queueHead < queue.length) {
+    const conn = nextFree()
+    if (conn === undefined) break
+    send(conn)
+  }
   if (due === total && (answered + errors === sent && queueHead === queue.length)) finish()
   else if (now > start + seconds * 1000 + 10_000) finish()
 }, 1)
 
 function finish() {
+  finished = true
   clearInterval(timer)
   const sorted = latencies.subarray(0, answered).sort()
   const at = (p) => (answered === 0 ? null : sorted[Math.min(answered - 1, Math.ceil((p / 100) * answered) - 1)])
