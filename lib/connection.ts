@@ -80,6 +80,7 @@ const NOTHING = Buffer.alloc(0)
 const READ_AHEAD = 16 * 1024
 
 const SHED = new HttpError(503, 'The server is busy: try again later', 'Retry-After: 1\r\n')
+const SHED_BODY = `${SHED.message}\n`
 
 /** The reason an exchange ends under its app because the connection went (code as node's). */
 function gone(message: string): Error {
@@ -272,6 +273,11 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner, H
     return this.served > 0
   }
 
+  /** Nothing in flight, nothing arriving: closing it costs its client nothing but a reconnect. */
+  get idle(): boolean {
+    return this.first === null && this.current === null && this.parser.idle && !this.ended && this.upgrading === null && this.proxyHeader === null
+  }
+
   /** Stops reading the socket for a while (AcceptBurst); false when it is not being read. */
   holdReading(): boolean {
     if (this.held !== null || this.ended || this.destroyed || this.upgrading !== null) return false
@@ -398,9 +404,17 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner, H
 
   /**
    * Load shedding: `res` is answered 503 with Retry-After in its turn instead of reaching the
-   * app, and the connection closes after it (nothing more is read from it).
+   * app. A request read whole leaves the connection open (a client with a pool of connections
+   * keeps them); one whose body is still arriving closes it (nothing more is read from it).
    */
   private shed(res: Response): void {
+    if (res.req.complete) {
+      res.reset(SHED.status)
+      res.setHeader('Content-Type', 'text/plain; charset=utf-8')
+      res.setHeader('Retry-After', '1')
+      res.end(SHED_BODY)
+      return
+    }
     this.parser.stop()
     this.remainder = null
     if (this.current === res.req) this.current = null
@@ -741,6 +755,8 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner, H
       this.served++
       if (this.settings.accessLog) this.logAccess(res)
       res.emitFinished()
+      // The app's own latency: the load guard's budget scales with the quickest calls.
+      if (res.release !== null) this.settings.dispatcher.guard.observe(Date.now() - res.calledAt)
       if (res.closesConnection) {
         this.end()
         this.release(res)

@@ -1,8 +1,11 @@
 // App calls go through one fastq queue whose concurrency is --threads: at most that many app
 // calls are in flight. A call holds its slot until its response is complete or its client is
-// gone. When the queue backs up past a bound, the connections that feed it stop reading; with
-// load shedding on (maxQueue), a request that would wait behind too many others is refused.
+// gone; a call whose request body is still arriving takes none (it waits on its client, and a
+// connection has at most one such call). When the queue backs up past a bound, the connections
+// that feed it stop reading. Requests are shed (503) when the event loop is saturated and they
+// have waited too long behind it (LoadGuard), or, with maxQueue, when too many calls wait.
 import fastq from 'fastq'
+import { LoadGuard } from './overload.js'
 import type { Response } from './response.js'
 import type { Request } from './request.js'
 import type { Log } from './log.js'
@@ -42,6 +45,10 @@ export class Dispatcher {
   private readonly watch: AppCallWatch | null
   /** App calls started so far (the arbiter recycles a worker after --max-requests). */
   calls: number
+  /** Calls in flight outside the queue: their request bodies are still arriving. */
+  streaming: number
+  readonly guard: LoadGuard
+  private readonly streamingDone: () => void
 
   constructor(invoke: Invoke, concurrency: number, maxQueued: number, maxQueue: number, log: Log, watch: AppCallWatch | null = null) {
     this.invoke = invoke
@@ -55,28 +62,41 @@ export class Dispatcher {
     this.warnedAt = 0
     this.watch = watch
     this.calls = 0
+    this.streaming = 0
+    this.guard = new LoadGuard()
+    this.streamingDone = () => {
+      this.streaming--
+    }
   }
 
   /** Queues a call of the app for `res`. Returns false when the queue is over its bound. */
   push(res: Response): boolean {
+    if (!res.req.complete) {
+      // Its app reads the body as it comes: waiting on a client holds nothing others need.
+      this.streaming++
+      this.call(res, this.streamingDone)
+      return true
+    }
     this.queue.push(res, this.taskDone)
     return this.queue.length() <= this.maxQueued
   }
 
   /**
-   * Load shedding: true when every slot is busy and `maxQueue` calls already wait, so a new
-   * request is to be refused (503) rather than queued.
+   * Load shedding: true when a new request is to be refused (503) rather than served: the event
+   * loop is saturated and the request may have waited longer behind it than the guard's budget,
+   * or (maxQueue) every slot is busy and `maxQueue` calls already wait.
    */
   overloaded(): boolean {
     const queue = this.queue
-    if (this.maxQueue < 0 || queue.running() < queue.concurrency || queue.length() < this.maxQueue) return false
+    const queueFull = this.maxQueue >= 0 && queue.running() >= queue.concurrency && queue.length() >= this.maxQueue
+    if (!queueFull && this.guard.admit()) return false
     this.shedCount++
     const now = Date.now()
     if (now - this.warnedAt >= WARN_INTERVAL) {
-      this.log.warn(
-        `Overloaded: ${queue.concurrency} app calls running and ${queue.length()} waiting; ` +
-          `new requests get 503 (${this.shedCount} since the last warning)`,
-      )
+      const why = queueFull
+        ? `${queue.concurrency} app calls running and ${queue.length()} waiting`
+        : `the event loop is saturated (requests wait ${Math.round(this.guard.waited())} ms behind it, over ${Math.round(this.guard.budget)} ms)`
+      this.log.warn(`Overloaded: ${why}; new requests get 503 (${this.shedCount} since the last warning)`)
       this.warnedAt = now
       this.shedCount = 0
     }
@@ -95,7 +115,7 @@ export class Dispatcher {
 
   /** Calls in flight. */
   get running(): number {
-    return this.queue.running()
+    return this.queue.running() + this.streaming
   }
 
   private afterTask(): void {

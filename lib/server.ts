@@ -1,6 +1,5 @@
 // The public library API: createServer(app, options), listen, address, close.
 import net from 'node:net'
-import os from 'node:os'
 import tls from 'node:tls'
 import type { Socket } from 'node:net'
 import { formatBind, listenOn, parseBind, type Bind, type ListenOptions } from './binds.js'
@@ -18,6 +17,8 @@ import type { Request } from './request.js'
 import { AllowList } from './proxy.js'
 import { AcceptBurst } from './accept-burst.js'
 import { acceptDirect, type DirectReads } from './direct-reads.js'
+import { readControl, type ReadControl } from './accept-burst.js'
+import { defaultMaxConnections } from './fd-limit.js'
 
 export type { App } from './interfaces/native.js'
 export type { NodeApp } from './interfaces/node/adapter.js'
@@ -34,6 +35,7 @@ export { BindError, formatBind, parseBind, prepareUnixSocket, removeUnixSocket, 
 export type { Bind, ListenOptions } from './binds.js'
 export { TlsConfigError, tlsOptionsFromFiles, type ClientCerts, type TlsFiles, type TlsOptions } from './tls-options.js'
 export { removePidFile, writePidFile } from './pidfile.js'
+export { defaultMaxConnections, openFileLimit } from './fd-limit.js'
 export type { AppCallWatch } from './dispatch.js'
 
 export interface ServerOptions extends Partial<ParserLimits> {
@@ -43,8 +45,18 @@ export interface ServerOptions extends Partial<ParserLimits> {
    * the README's rules.
    */
   interface?: InterfaceName
-  /** Most app calls in flight at once (default `os.availableParallelism() * 2`). */
+  /**
+   * Most app calls in flight at once (default: as many as `maxConnections`, so that it never
+   * throttles an app that awaits I/O). A call whose request body is still arriving is not
+   * counted: it waits on its client.
+   */
   threads?: number
+  /**
+   * Most connections open at once (default: the open-file limit less an eighth of it, at least
+   * 128, kept for the app's own files and sockets). Past it, the oldest idle connection is
+   * closed to make room; when none is idle, new connections wait unread until one closes.
+   */
+  maxConnections?: number
   /** Pending-connection queue for listen(); negative or absent: the system's default. */
   backlog?: number
   /** Write an access line for every response (default false; the CLI turns it on). */
@@ -152,9 +164,25 @@ export const DEFAULT_MIN_DATA_RATE_GRACE = 5000
 const LINGER_TIMEOUT = 2000
 const SWEEP_INTERVAL = 1000
 
-/** The default number of app calls in flight: two per core. */
+/**
+ * The default number of app calls in flight: as many as connections may be open, since an app
+ * call that awaits I/O costs a few hundred bytes, not a thread (overload is the load guard's).
+ */
 export function defaultThreads(): number {
-  return os.availableParallelism() * 2
+  return defaultMaxConnections()
+}
+
+// Running out of file descriptors says so in one WARN line a second at most.
+const EMFILE_WARN_INTERVAL = 1000
+/** Idle connections looked at, at most, for one to close when the bound is reached. */
+const EVICT_SCAN = 64
+
+/** A connection accepted past the bound, unread until another one closes. */
+interface Waiting {
+  readonly socket: Socket
+  readonly direct: DirectReads | null
+  readonly control: ReadControl | null
+  readonly since: number
 }
 
 export class Server {
@@ -173,6 +201,11 @@ export class Server {
   private readonly acceptListener: (socket: Socket) => void
   private readonly settings: ConnectionSettings
   private readonly connections: Set<Connection>
+  readonly maxConnections: number
+  /** Connections accepted past maxConnections, oldest first, and how many may wait so. */
+  private readonly waiting: Waiting[]
+  private readonly maxWaiting: number
+  private emfileWarnedAt: number
   /** Accepts first while connections arrive turn after turn (plain TCP listeners only). */
   private readonly burst: AcceptBurst
   private readonly backlog: number | undefined
@@ -188,6 +221,12 @@ export class Server {
     this.threads = threads
     this.backlog = options.backlog !== undefined && options.backlog >= 0 ? options.backlog : undefined
     this.connections = new Set()
+    this.maxConnections = atLeast('maxConnections', options.maxConnections ?? defaultMaxConnections(), 1)
+    this.waiting = []
+    // Waiting connections hold descriptors too: a sixteenth of the bound (by default well within
+    // what is kept for the app).
+    this.maxWaiting = Math.max(1, this.maxConnections >> 4)
+    this.emfileWarnedAt = 0
     this.burst = new AcceptBurst(this.connections)
     const limits: ParserLimits = {
       maxRequestLineSize: atLeast('maxRequestLineSize', options.maxRequestLineSize ?? DEFAULT_LIMITS.maxRequestLineSize, 1),
@@ -278,7 +317,7 @@ export class Server {
       listener.close()
       throw new Error(`The server was closed while it was binding ${formatBind(bind)}`)
     }
-    listener.on('error', (error) => this.settings.log.error(`Server socket error on ${formatBind(bind)}`, error))
+    listener.on('error', (error) => this.listenerFailed(bind, error))
     // Plain connections read straight into their Connection; TLS ones belong to the TLS layer.
     if (this.tls === null) acceptDirect(listener, (socket, reads) => this.accept(socket, reads))
     this.listeners.push(listener)
@@ -337,6 +376,27 @@ export class Server {
     if (this.sweeper !== null) return
     this.sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL)
     this.sweeper.unref()
+    this.settings.dispatcher.guard.start()
+  }
+
+  /**
+   * An accept that failed: out of file descriptors (EMFILE, ENFILE: libuv has already closed the
+   * connections it could not take, and the listener goes on) is one WARN line a second; anything
+   * else an ERROR line.
+   */
+  private listenerFailed(bind: Bind, error: NodeJS.ErrnoException): void {
+    const log = this.settings.log
+    if (error.code !== 'EMFILE' && error.code !== 'ENFILE') {
+      log.error(`Server socket error on ${formatBind(bind)}`, error)
+      return
+    }
+    const now = Date.now()
+    if (now - this.emfileWarnedAt < EMFILE_WARN_INTERVAL) return
+    this.emfileWarnedAt = now
+    log.warn(
+      `Out of file descriptors (${error.code}) with ${this.connections.size} connections open on ${formatBind(bind)}: ` +
+        `new connections are refused until some close (lower --max-connections, or raise ulimit -n)`,
+    )
   }
 
   /** Sets (or, with null, removes) the handler of protocol upgrades; see the `upgrade` option. */
@@ -370,6 +430,8 @@ export class Server {
       this.allClosed = resolve
       for (const listener of this.listeners) listener.close()
       this.burst.release()
+      for (const waiting of this.waiting) waiting.socket.destroy()
+      this.waiting.length = 0
       for (const conn of this.connections) conn.shutdown(closeIdle)
       this.checkClosed()
     })
@@ -381,14 +443,82 @@ export class Server {
       socket.destroy()
       return
     }
+    if (this.connections.size < this.maxConnections && this.waiting.length === 0) {
+      this.admit(socket, direct)
+      return
+    }
+    // At the bound: in line behind those already waiting, while idle connections make room.
+    if (this.waiting.length >= this.maxWaiting) this.makeRoom()
+    this.wait(socket, direct)
+    this.makeRoom()
+  }
+
+  private admit(socket: net.Socket, direct: DirectReads | null): Connection {
     const conn = new Connection(socket, this.settings, direct)
     this.connections.add(conn)
     this.burst.arrived(conn)
+    return conn
+  }
+
+  /** Closes idle connections while some wait (each place freed goes to the oldest waiting). */
+  private makeRoom(): void {
+    while (this.waiting.length > 0 && this.evictIdle());
+  }
+
+  /**
+   * At the bound: closes the oldest idle connection (no request in flight or arriving), and
+   * returns true, or false when none of the oldest EVICT_SCAN is idle. The busy ones looked at
+   * go to the back of the line, so the next look starts further on.
+   */
+  private evictIdle(): boolean {
+    const connections = this.connections
+    const busy: Connection[] = []
+    let evicted = false
+    for (const conn of connections) {
+      if (conn.idle) {
+        conn.destroy()
+        evicted = true
+        break
+      }
+      busy.push(conn)
+      if (busy.length === EVICT_SCAN) break
+    }
+    for (const conn of busy) {
+      connections.delete(conn)
+      connections.add(conn)
+    }
+    return evicted
+  }
+
+  /**
+   * No room: the connection waits unread, its descriptor its only cost, until another closes or
+   * goes idle; past maxWaiting of them (or when its client's wait outlasts the head timeout) it
+   * is closed.
+   */
+  private wait(socket: net.Socket, direct: DirectReads | null): void {
+    if (this.waiting.length >= this.maxWaiting) {
+      socket.destroy()
+      return
+    }
+    socket.on('error', ignoreError)
+    const control = readControl(socket)
+    if (control !== null) control.readStop()
+    else socket.pause()
+    this.waiting.push({ socket, direct, control, since: Date.now() })
   }
 
   private connectionClosed(conn: Connection): void {
     this.connections.delete(conn)
     if (this.closing !== null) this.checkClosed()
+    else if (this.waiting.length > 0 && this.connections.size < this.maxConnections) this.admitWaiting()
+  }
+
+  /** A connection closed: the oldest one waiting takes its place. */
+  private admitWaiting(): void {
+    const next = this.waiting.shift() as Waiting
+    this.admit(next.socket, next.direct)
+    if (next.control !== null) next.control.readStart()
+    else next.socket.resume()
   }
 
   private checkClosed(): void {
@@ -396,6 +526,7 @@ export class Server {
     if (this.connections.size > 0 || this.allClosed === null) return
     if (this.sweeper !== null) clearInterval(this.sweeper)
     this.sweeper = null
+    this.settings.dispatcher.guard.stop()
     const resolve = this.allClosed
     this.allClosed = null
     this.settings.log.flush()
@@ -405,6 +536,18 @@ export class Server {
   private sweep(): void {
     const time = Date.now()
     for (const conn of this.connections) conn.sweep(time)
+    this.sweepWaiting(time)
+  }
+
+  /**
+   * Connections that waited past the head timeout are closed (their clients have given up); the
+   * others take the places of connections that have gone idle since.
+   */
+  private sweepWaiting(time: number): void {
+    const waiting = this.waiting
+    const limit = this.settings.headersTimeout
+    while (waiting.length > 0 && limit > 0 && time - waiting[0].since >= limit) (waiting.shift() as Waiting).socket.destroy()
+    this.makeRoom()
   }
 }
 
@@ -417,6 +560,8 @@ function handshakeFailed(log: Log, error: Error, socket: tls.TLSSocket): void {
   log.debug(`TLS handshake failed with ${socket.remoteAddress ?? '-'}:${socket.remotePort ?? '-'}: ${error.message}`)
   socket.destroy()
 }
+
+function ignoreError(): void {}
 
 function appFailed(res: Response, error: unknown): void {
   res.fail(error)

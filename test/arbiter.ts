@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { LOCAL, run, start } from './helpers/cli.js'
 import { children, sleep, stat, stderrMatch, until } from './helpers/arbiter.js'
-import { describeStall } from '../lib/cli/watchdog.js'
+import { describeStall, Watchdog } from '../lib/cli/watchdog.js'
 import { requestLimit } from '../lib/cli/arbiter.js'
 import { reusePortSupported } from '../lib/binds.js'
 import { beatInterval } from '../lib/cli/protocol.js'
@@ -283,6 +283,14 @@ t.test('the watchdog names what it finds', async (t) => {
     describeStall(shared, 7, 2000, 3500),
     'ERROR: Worker (pid:7) event loop blocked (no heartbeat for 2 s); the last app call to start was "GET / HTTP/1.1" (2.5 s ago), which had returned\n',
   )
+})
+
+t.test('the watchdog is ready once its thread runs; a thread that cannot start is an error, not a crash', async (t) => {
+  const running = new Watchdog(60_000, 7)
+  t.equal(await running.ready, null, 'its thread runs')
+  const failing = new Watchdog(60_000, 7, '-', new URL('data:text/javascript,throw new Error("no descriptor left")'))
+  const error = await failing.ready
+  t.match(error, { message: 'no descriptor left' }, "the thread's failure, settled")
 })
 
 t.test('--max-requests jitter, the beat, reusePort by version', async (t) => {

@@ -3,10 +3,10 @@
 import t from 'tap'
 import { execFile, spawnSync } from 'node:child_process'
 import { connect, createServer } from 'node:net'
-import { availableParallelism } from 'node:os'
+import { defaultMaxConnections, defaultThreads } from '../lib/server.js'
 import { LOCAL, root, run, Running, start } from './helpers/cli.js'
 
-const threads = availableParallelism() * 2
+const threads = defaultThreads()
 const hasCurl = spawnSync('curl', ['--version']).status === 0
 
 function curl(...args: string[]): Promise<string> {
@@ -44,7 +44,7 @@ options:
   --chdir DIR    Change directory. Uses the current working directory by default. [${root}]
   --host ADDR    Address to which the server will bind. [0.0.0.0]
   --port PORT    Port to which the server will bind. [8080]
-  --threads INT  The maximum number of app calls in flight. Uses os.availableParallelism() * 2 by default. [${threads}]
+  --threads INT  The maximum number of app calls in flight (a call whose request body is still arriving is not counted). Uses --max-connections's default, so that an app that awaits I/O is never throttled; overload gets 503 when the event loop saturates. [${threads}]
   --backlog INT  The maximum number of pending connections before refusing new connections.
                  If negative, a default reasonable value is chosen by the system. [1024]
   --no-access-log
@@ -127,6 +127,8 @@ limits and timeouts:
                  The maximum number of requests in flight on one connection before it stops being read. [64]
   --buffer-body INT
                  Request bodies up to this many bytes are read whole before the app is called, so a slow client holds no app call. 0: every body is read by the app as it arrives. [65536]
+  --max-connections INT
+                 The maximum number of connections a worker keeps open: past it the oldest idle one is closed, and when none is idle new ones wait unread until one closes. By default the open-file limit (ulimit -n) less an eighth of it (at least 128) kept for the app. [${defaultMaxConnections()}]
   --max-queue INT
                  When every app call is busy and this many wait, a new request gets 503 with Retry-After instead of waiting. Off: connections stop being read instead. [off]
   --timeout SECONDS

@@ -3,11 +3,11 @@
 import t from 'tap'
 import http from 'node:http'
 import net from 'node:net'
-import os from 'node:os'
 import { RawClient, get, rawRequest } from './helpers/raw.js'
 import { eventually, httpRequest, memoryLog, sleep, startServer } from './helpers/server.js'
 import {
   createServer,
+  defaultMaxConnections,
   defaultThreads,
   DEFAULT_HEADERS_TIMEOUT,
   DEFAULT_KEEP_ALIVE_TIMEOUT,
@@ -47,7 +47,7 @@ t.test('createServer checks its arguments', async (t) => {
   }
   t.equal(createServer(ok, { threads: 3 }).threads, 3)
   t.equal(createServer(ok).threads, defaultThreads())
-  t.equal(defaultThreads(), os.availableParallelism() * 2)
+  t.equal(defaultThreads(), defaultMaxConnections())
   t.ok(createServer(ok) instanceof Server)
   t.equal(DEFAULT_KEEP_ALIVE_TIMEOUT, 5000)
   t.equal(DEFAULT_HEADERS_TIMEOUT, 10000)
@@ -154,7 +154,7 @@ t.test('Dispatcher: running and waiting calls, and a call for a destroyed respon
   )
   const fake = (url: string, destroyed = false) => {
     const res = {
-      req: { url },
+      req: { url, complete: true },
       destroyed,
       release: null as (() => void) | null,
       fail: (error: unknown) => calls.push(`failed ${String(error)}`),

@@ -7,6 +7,7 @@ import { pathToFileURL } from 'node:url'
 import mri from 'mri'
 import { INTERFACES, type InterfaceName } from '../interfaces/auto.js'
 import { DEFAULT_LIMITS } from '../http/parser.js'
+import { defaultMaxConnections } from '../fd-limit.js'
 import {
   DEFAULT_APP_TIMEOUT,
   DEFAULT_BODY_TIMEOUT,
@@ -33,6 +34,7 @@ export type TuningOption =
   | 'maxPipeline'
   | 'bufferBody'
   | 'maxQueue'
+  | 'maxConnections'
   | 'appTimeout'
   | 'headersTimeout'
   | 'bodyTimeout'
@@ -113,7 +115,7 @@ export interface Environment {
   argv: string[]
   env: Record<string, string | undefined>
   cwd: string
-  /** The --threads default (os.availableParallelism() * 2). */
+  /** The --threads default (defaultThreads(): the default --max-connections). */
   defaultThreads: number
   /** The app served when none is named. */
   defaultApp: string
@@ -232,6 +234,7 @@ const TUNING: { name: string; option: TuningOption; seconds: boolean; min: numbe
   { name: 'limit-request-body', option: 'maxBodySize', seconds: false, min: 0, default: DEFAULT_LIMITS.maxBodySize, help: 'The maximum size of a request body in bytes; a larger one gets 413.' },
   { name: 'limit-pipeline', option: 'maxPipeline', seconds: false, min: 1, default: DEFAULT_MAX_PIPELINE, help: 'The maximum number of requests in flight on one connection before it stops being read.' },
   { name: 'buffer-body', option: 'bufferBody', seconds: false, min: 0, default: DEFAULT_BUFFER_BODY, help: 'Request bodies up to this many bytes are read whole before the app is called, so a slow client holds no app call. 0: every body is read by the app as it arrives.' },
+  { name: 'max-connections', option: 'maxConnections', seconds: false, min: 1, default: defaultMaxConnections(), help: 'The maximum number of connections a worker keeps open: past it the oldest idle one is closed, and when none is idle new ones wait unread until one closes. By default the open-file limit (ulimit -n) less an eighth of it (at least 128) kept for the app.' },
   { name: 'max-queue', option: 'maxQueue', seconds: false, min: 0, default: null, help: 'When every app call is busy and this many wait, a new request gets 503 with Retry-After instead of waiting. Off: connections stop being read instead.' },
   { name: 'timeout', option: 'appTimeout', seconds: true, min: 0, default: DEFAULT_APP_TIMEOUT / 1000, help: 'Seconds an app call may take to start its response; then it gets 503 and the connection closes. 0: no limit.' },
   { name: 'header-timeout', option: 'headersTimeout', seconds: true, min: 0, default: DEFAULT_HEADERS_TIMEOUT / 1000, help: 'Seconds a request head may take to arrive; then 408 and the connection closes. 0: no limit.' },
@@ -300,7 +303,7 @@ const FLAGS: Flag[] = [
     name: 'threads',
     metavar: 'INT',
     group: 'options',
-    help: 'The maximum number of app calls in flight. Uses os.availableParallelism() * 2 by default.',
+    help: 'The maximum number of app calls in flight (a call whose request body is still arriving is not counted). Uses --max-connections\'s default, so that an app that awaits I/O is never throttled; overload gets 503 when the event loop saturates.',
     shown: (env) => String(env.defaultThreads),
     fallback: (env) => env.defaultThreads,
     convert: atLeast(1),

@@ -3,7 +3,7 @@
 // recorded where another thread can read it: a shared buffer written by the dispatcher (a few
 // dozen bytes copied per request, only in the CLI's workers).
 import { appendFileSync, writeSync } from 'node:fs'
-import { isMainThread, Worker, workerData } from 'node:worker_threads'
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads'
 import type { AppCallWatch } from '../dispatch.js'
 import type { Request } from '../request.js'
 
@@ -30,7 +30,8 @@ export class Watchdog implements AppCallWatch {
   private version: string
 
   /** `errorLogfile`: where the report goes, '-' for standard error (as --error-logfile). */
-  constructor(timeout: number, pid: number, errorLogfile = '-') {
+  /** `script`: the thread's module, this one (a test gives one that fails to start). */
+  constructor(timeout: number, pid: number, errorLogfile = '-', script: URL = new URL(import.meta.url)) {
     const shared = new SharedArrayBuffer(INTS * 4 + 8 + LINE)
     this.ints = new Int32Array(shared, 0, INTS)
     this.times = new Float64Array(shared, 0, INTS / 2 + 1)
@@ -39,10 +40,21 @@ export class Watchdog implements AppCallWatch {
     this.url = ''
     this.method = ''
     this.version = ''
-    const thread = new Worker(new URL(import.meta.url), { workerData: { shared, timeout, pid, errorLogfile } })
-    // It must never keep the process alive, nor take part in its exit.
-    thread.unref()
+    const thread = new Worker(script, { workerData: { shared, timeout, pid, errorLogfile } })
+    // A thread that cannot start (no file descriptor left to load its module, say) costs the
+    // worker its watchdog, not its life. Once settled, it must never keep the process alive, nor
+    // take part in its exit.
+    this.ready = new Promise((resolve) => {
+      thread.once('message', () => {
+        thread.unref()
+        resolve(null)
+      })
+      thread.on('error', (error) => resolve(error))
+    })
   }
+
+  /** Settles once the thread runs (null) or has failed to (its error). */
+  readonly ready: Promise<Error | null>
 
   /** The event loop is alive. */
   beat(): void {
@@ -101,6 +113,8 @@ function watch(shared: SharedArrayBuffer, timeout: number, pid: number, errorLog
 }
 
 if (!isMainThread && workerData !== null && typeof workerData === 'object' && 'shared' in workerData) {
+  // Loaded and watching: the worker may say it can serve.
+  parentPort?.postMessage('watching')
   watch(workerData.shared, workerData.timeout, workerData.pid, workerData.errorLogfile)
 }
 /* c8 ignore stop */

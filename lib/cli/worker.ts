@@ -104,9 +104,21 @@ export async function runWorker(settings: Settings): Promise<void> {
 
   // --worker-timeout 0: no watchdog, and no app call recorded for it.
   const watchdog = settings.workerTimeout > 0 ? new Watchdog(settings.workerTimeout, process.pid, settings.errorLogfile) : undefined
+  // The beat must go on with every file descriptor taken: rss() reads /proc, and fails with
+  // EMFILE then; the last value read is sent instead.
+  let rss = 0
+  let starved = false
   const beat = (): void => {
     watchdog?.beat()
-    process.send?.({ t: 'beat', requests: server?.requestCount ?? 0, rss: process.memoryUsage.rss() } satisfies FromWorker)
+    try {
+      rss = process.memoryUsage.rss()
+      starved = false
+    } catch (error) {
+      // Out of descriptors (EMFILE, ENFILE): the last reading stands, and it is said once.
+      if (!starved) log.warn(`Worker (pid:${process.pid}) is out of file descriptors (${(error as NodeJS.ErrnoException).code}): lower --max-connections, or raise ulimit -n`)
+      starved = true
+    }
+    process.send?.({ t: 'beat', requests: server?.requestCount ?? 0, rss } satisfies FromWorker)
   }
   setInterval(beat, beatInterval(settings.workerTimeout)).unref()
   beat()
@@ -165,6 +177,11 @@ export async function runWorker(settings: Settings): Promise<void> {
     await send({ t: 'ready', listening: serving.addresses().map(formatBind), threads: settings.threads, interface: name, label })
   }
   loaded()
+  // The watchdog's thread is running before the worker says it can serve (it needs descriptors
+  // to start, which a flood of connections could take).
+  const watchdogFailed = await watchdog?.ready
+  /* c8 ignore next: only when the process cannot start a thread (test/watchdog.ts: the thread's failure) */
+  if (watchdogFailed) log.error(`Worker (pid:${process.pid}) runs without its watchdog (--worker-timeout): its thread failed`, watchdogFailed)
   await send({ t: 'loaded' })
 }
 

@@ -1,0 +1,136 @@
+// Overload protection without a flag. One event loop serves every request, so a saturated loop
+// shows as requests that wait behind it, not as busy threads. While the loop is saturated
+// (utilization over the last window at SATURATED or more), a request is admitted only if the time
+// it may have waited behind the loop stays within a budget; the rest get a prompt 503 with
+// Retry-After instead of a place in an unbounded queue (the kernel's socket buffers).
+//
+// The budget scales with the app's own unloaded latency (the quickest app calls of the last
+// seconds): a queue of 100 ms doubles the latency of an app that awaits a 100 ms query, which is
+// the price of a busy server, but multiplies by 50 that of an app that answers in 2 ms. It is
+// BUDGET_FACTOR times that latency, and never under MIN_BUDGET. How long a request may have
+// waited is bounded by the loop's busy time since the turn before the current one began (it
+// arrived after that turn's poll at the earliest) plus the time spent in the current turn.
+import { performance } from 'node:perf_hooks'
+
+/** How often the loop's utilization is judged, in ms. */
+const WINDOW = 50
+/**
+ * Utilization from which a window counts as busy; the loop is saturated after two busy windows
+ * in a row, so that one stall (a GC, the machine's other work) sheds nothing.
+ */
+const SATURATED = 0.9
+/** The budget: a multiple of the app's unloaded latency, with a floor (ms). */
+const BUDGET_FACTOR = 5
+const MIN_BUDGET = 10
+/** The app's unloaded latency is the quickest call of the last 2 periods of this many ms. */
+const LATENCY_PERIOD = 5000
+/** App calls observed before the budget is believed (until then nothing is shed). */
+const MIN_SAMPLES = 16
+
+export class LoadGuard {
+  /** The loop's utilization reached SATURATED over the last two windows. */
+  saturated: boolean
+  private busyBefore: boolean
+  /** performance.now() at the first request of the current loop turn; 0 between turns. */
+  private turnStart: number
+  /** How long the requests of the current turn may have waited before it began (ms). */
+  private carry: number
+  private prevTurnStart: number
+  private prevIdle: number
+  /** Quickest app call of the current and of the previous period (ms), and their sample count. */
+  private fastest: number
+  private fastestBefore: number
+  private samples: number
+  private periodStart: number
+  private windowElu: ReturnType<typeof performance.eventLoopUtilization>
+  private timer: NodeJS.Timeout | null
+  private readonly endTurn: () => void
+
+  constructor() {
+    this.saturated = false
+    this.busyBefore = false
+    this.turnStart = 0
+    this.carry = 0
+    this.prevTurnStart = 0
+    this.prevIdle = 0
+    this.fastest = Infinity
+    this.fastestBefore = Infinity
+    this.samples = 0
+    this.periodStart = Date.now()
+    this.windowElu = performance.eventLoopUtilization()
+    this.timer = null
+    this.endTurn = () => {
+      this.turnStart = 0
+    }
+  }
+
+  /** Starts judging the loop (a server listens); stop() ends it. */
+  start(): void {
+    if (this.timer !== null) return
+    this.windowElu = performance.eventLoopUtilization()
+    this.timer = setInterval(() => this.judge(), WINDOW)
+    this.timer.unref()
+  }
+
+  stop(): void {
+    if (this.timer === null) return
+    clearInterval(this.timer)
+    this.timer = null
+    this.saturated = false
+    this.busyBefore = false
+  }
+
+  /** The longest a request may have waited behind the loop and still be served (ms). */
+  get budget(): number {
+    if (this.samples < MIN_SAMPLES && this.fastestBefore === Infinity) return Infinity
+    return Math.max(MIN_BUDGET, BUDGET_FACTOR * Math.min(this.fastest, this.fastestBefore))
+  }
+
+  /** How long a request read now may have waited behind the loop (ms); 0 while not saturated. */
+  waited(): number {
+    if (!this.saturated) return 0
+    const now = performance.now()
+    if (this.turnStart === 0) this.beginTurn(now)
+    return this.carry + (now - this.turnStart)
+  }
+
+  /** True when a request read now is to be served; false: it is to be shed. */
+  admit(): boolean {
+    return !this.saturated || this.waited() <= this.budget
+  }
+
+  /** An app call took `ms` from its start to its response's end. */
+  observe(ms: number): void {
+    if (ms < this.fastest) this.fastest = ms
+    this.samples++
+  }
+
+  private beginTurn(now: number): void {
+    this.turnStart = now
+    const idle = performance.eventLoopUtilization().idle
+    // Busy time since the previous turn began: a request read now arrived after its poll.
+    this.carry = this.prevTurnStart === 0 ? 0 : Math.max(0, now - this.prevTurnStart - (idle - this.prevIdle))
+    this.prevTurnStart = now
+    this.prevIdle = idle
+    setImmediate(this.endTurn)
+  }
+
+  private judge(): void {
+    const elu = performance.eventLoopUtilization()
+    const busy = performance.eventLoopUtilization(elu, this.windowElu).utilization >= SATURATED
+    this.saturated = busy && this.busyBefore
+    this.busyBefore = busy
+    this.windowElu = elu
+    if (!this.saturated) this.prevTurnStart = 0
+    const now = Date.now()
+    if (now - this.periodStart >= LATENCY_PERIOD) {
+      this.periodStart = now
+      // A period without calls keeps what was known.
+      if (this.samples > 0) {
+        this.fastestBefore = this.fastest
+        this.fastest = Infinity
+        this.samples = 0
+      }
+    }
+  }
+}

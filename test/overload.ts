@@ -1,0 +1,196 @@
+// Concurrency on one event loop: an app that awaits I/O is never throttled by the default bound
+// on app calls, a call whose body is still arriving holds no slot, and a saturated event loop
+// sheds new requests with a prompt 503 and Retry-After (the connection kept) instead of queueing
+// them without bound.
+import t from 'tap'
+import { performance } from 'node:perf_hooks'
+import { createServer, defaultMaxConnections, defaultThreads, type Request, type Response } from '../lib/server.js'
+import { LoadGuard } from '../lib/overload.js'
+import { get, RawClient } from './helpers/raw.js'
+import { eventually, httpRequest, sleep, startServer } from './helpers/server.js'
+
+t.test('the default bound on app calls is the connection bound: never the throttle of an app that waits', async (t) => {
+  t.equal(defaultThreads(), defaultMaxConnections())
+  t.equal(createServer(() => {}).threads, defaultMaxConnections())
+  t.ok(defaultThreads() >= 16)
+})
+
+t.test('with default options, 400 app calls that await each other are all in flight at once', async (t) => {
+  // Each call waits until all 400 have started: with a bound below 400 this never answers.
+  const N = 400
+  let started = 0
+  let release!: () => void
+  const all = new Promise<void>((resolve) => (release = resolve))
+  const { port } = await startServer(t, async (_req: Request, res: Response) => {
+    if (++started === N) release()
+    await all
+    res.end('ok\n')
+  })
+  const clients = await Promise.all(Array.from({ length: N }, () => RawClient.connect(port)))
+  await Promise.all(clients.map((c) => c.write(get('/'))))
+  const replies = await Promise.all(clients.map((c) => c.waitForResponses(1, { timeout: 60_000 })))
+  t.equal(started, N, 'every call started before any answered')
+  t.ok(replies.every((r) => r.length === 1 && r[0].statusCode === 200), 'all 400 answered 200')
+  for (const c of clients) c.destroy()
+})
+
+t.test('a call whose request body is still arriving holds no slot (threads 1)', async (t) => {
+  // Bodies larger than bufferBody stream to their app; 4 uploads that trickle must not keep a
+  // GET waiting behind them even with one slot.
+  const { port, server } = await startServer(
+    t,
+    async (req: Request, res: Response) => {
+      if (req.method === 'POST') {
+        let bytes = 0
+        for await (const chunk of req) bytes += (chunk as Buffer).length
+        res.end(`${bytes}\n`)
+        return
+      }
+      res.end('ok\n')
+    },
+    { threads: 1, bufferBody: 1024 },
+  )
+  const uploads = await Promise.all(Array.from({ length: 4 }, () => RawClient.connect(port)))
+  for (const u of uploads) await u.write('POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 10000\r\n\r\n' + 'a'.repeat(5000))
+  t.ok(await eventually(() => server.requestCount === 4, 10_000), 'the 4 upload calls started')
+  const reply = await httpRequest(`http://127.0.0.1:${port}/`, { agent: false })
+  t.equal(reply.status, 200, 'a GET is served while 4 bodies are arriving')
+  t.equal(reply.body.toString(), 'ok\n')
+  for (const u of uploads) await u.write('b'.repeat(5000))
+  const answers = await Promise.all(uploads.map((u) => u.waitForResponses(1, { timeout: 20_000 })))
+  t.ok(answers.every((a) => a[0].statusCode === 200 && a[0].body.toString() === '10000\n'), 'the uploads finish as they should')
+  for (const u of uploads) u.destroy()
+})
+
+/** Burns `ms` of CPU on the loop, as a handler with synchronous work does. */
+function busy(ms: number): void {
+  const end = performance.now() + ms
+  while (performance.now() < end);
+}
+
+t.test('a saturated event loop sheds new requests with 503 and Retry-After, keeps the connections, and recovers', async (t) => {
+  // 40 clients, each sending its next request as soon as the last is answered, to an app that
+  // does 10 ms of synchronous work: 400 ms of work queued behind the loop, 80x the app's own
+  // latency.
+  const s = await startServer(t, (_req: Request, res: Response) => {
+    busy(10)
+    res.end('done\n')
+  })
+  const clients = await Promise.all(Array.from({ length: 40 }, () => RawClient.connect(s.port)))
+  let ok = 0
+  let shed = 0
+  const shedSeen: { headers: Record<string, string>; body: string }[] = []
+  const deadline = Date.now() + 60_000
+  const loop = async (c: RawClient): Promise<void> => {
+    let sent = 0
+    // Until 50 have been shed (and at least 100 served) across all clients, or a minute passes.
+    while ((shed < 50 || ok < 100) && Date.now() < deadline && !c.closed) {
+      await c.write(get('/'))
+      sent++
+      const responses = await c.waitForResponses(sent, { timeout: 30_000 })
+      const last = responses[sent - 1]
+      if (last.statusCode === 200) ok++
+      else if (last.statusCode === 503) {
+        shed++
+        if (shedSeen.length < 3) shedSeen.push({ headers: last.headers as unknown as Record<string, string>, body: last.body.toString() })
+      }
+    }
+  }
+  await Promise.all(clients.map(loop))
+  t.ok(shed >= 50, `requests were shed (${shed} 503s, ${ok} served)`)
+  t.ok(ok >= 100, 'and others served')
+  t.ok(clients.every((c) => !c.closed), 'every connection stayed open after its 503s')
+  const first = shedSeen[0]
+  t.match(JSON.stringify(first.headers), /retry-after/i, 'the 503 carries Retry-After')
+  t.equal(first.body, 'The server is busy: try again later\n')
+  t.match(s.errText(), /WARN: Overloaded: the event loop is saturated \(requests wait \d+ ms behind it, over \d+ ms\); new requests get 503/)
+  // The load stops: new requests are served again, on the same connections.
+  const guard = (s.server as unknown as { settings: { dispatcher: { guard: LoadGuard } } }).settings.dispatcher.guard
+  t.ok(await eventually(() => !guard.saturated, 10_000), 'the loop is no longer saturated')
+  const c = clients[0]
+  const before = c.responses().length
+  await c.write(get('/'))
+  const after = await c.waitForResponses(before + 1, { timeout: 10_000 })
+  t.equal(after[before].statusCode, 200, 'once the load is gone, the same connection is served')
+  for (const client of clients) client.destroy()
+})
+
+t.test('a request shed while its body is arriving gets 503 and its connection closes', async (t) => {
+  const s = await startServer(
+    t,
+    async (req: Request, res: Response) => {
+      if (req.method === 'POST') await req.body()
+      busy(10)
+      res.end('done\n')
+    },
+    { bufferBody: 0 },
+  )
+  const clients = await Promise.all(Array.from({ length: 40 }, () => RawClient.connect(s.port)))
+  let closedOn503 = 0
+  const deadline = Date.now() + 60_000
+  const loop = async (c: RawClient): Promise<void> => {
+    let sent = 0
+    while (closedOn503 === 0 && Date.now() < deadline && !c.closed) {
+      // A POST whose body follows its head in a later write: shed before the body is in.
+      await c.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\n')
+      sent++
+      await sleep(1)
+      if (!c.closed) await c.write('abcd').catch(() => {})
+      const responses = await c.waitForResponses(sent, { timeout: 30_000 })
+      const last = responses[sent - 1]
+      if (last !== undefined && last.statusCode === 503) {
+        await c.waitForClose(10_000)
+        closedOn503++
+      }
+    }
+  }
+  await Promise.all(clients.map(loop))
+  t.ok(closedOn503 >= 1, 'a 503 for a request whose body was arriving closed its connection')
+  for (const client of clients) client.destroy()
+})
+
+t.test('LoadGuard: admits everything until the loop is saturated; the budget follows the app', async (t) => {
+  const guard = new LoadGuard()
+  t.equal(guard.budget, Infinity, 'no app call seen: nothing is shed')
+  t.equal(guard.waited(), 0, 'not saturated: no wait counted')
+  t.ok(guard.admit())
+  for (let i = 0; i < 16; i++) guard.observe(40 + i)
+  t.equal(guard.budget, 200, 'five times the quickest call')
+  guard.observe(1)
+  t.equal(guard.budget, 10, 'never under 10 ms')
+  guard.start()
+  guard.start()
+  t.teardown(() => guard.stop())
+  // Saturate the loop: busy windows in a row, with short pauses for the guard's timer to run.
+  const saturated = await (async () => {
+    const deadline = Date.now() + 30_000
+    while (Date.now() < deadline) {
+      busy(60)
+      await new Promise((resolve) => setImmediate(resolve))
+      if (guard.saturated) return true
+    }
+    return false
+  })()
+  t.ok(saturated, 'two busy windows in a row: saturated')
+  guard.waited()
+  busy(30)
+  t.ok(guard.waited() >= 30, 'a request read later in the same turn has waited that long')
+  t.notOk(guard.admit(), 'over a 10 ms budget: shed')
+  guard.stop()
+  guard.stop()
+  t.notOk(guard.saturated, 'stopped: nothing is shed')
+  t.ok(guard.admit())
+})
+
+t.test('LoadGuard: a period without calls keeps the app latency known before it', async (t) => {
+  const guard = new LoadGuard()
+  for (let i = 0; i < 16; i++) guard.observe(20)
+  const g = guard as unknown as { periodStart: number; judge(): void; fastestBefore: number }
+  g.periodStart = 0
+  g.judge()
+  t.equal(g.fastestBefore, 20, 'a full period moves to the previous one')
+  t.equal(guard.budget, 100)
+  g.periodStart = 0
+  g.judge()
+  t.equal(guard.budget, 100, 'an empty period changes nothing')
+})
