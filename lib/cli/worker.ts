@@ -177,11 +177,12 @@ export async function runWorker(settings: Settings): Promise<void> {
     await send({ t: 'ready', listening: serving.addresses().map(formatBind), threads: settings.threads, interface: name, label })
   }
   loaded()
-  // The watchdog's thread is running before the worker says it can serve (it needs descriptors
-  // to start, which a flood of connections could take).
-  const watchdogFailed = await watchdog?.ready
-  /* c8 ignore next: only when the process cannot start a thread (test/watchdog.ts: the thread's failure) */
-  if (watchdogFailed) log.error(`Worker (pid:${process.pid}) runs without its watchdog (--worker-timeout): its thread failed`, watchdogFailed)
+  // A watchdog thread that cannot start (it needs file descriptors, which a flood of connections
+  // may have taken) leaves the worker serving without it.
+  void watchdog?.ready.then((failed) => {
+    /* c8 ignore next: only when the process cannot start a thread (test/arbiter.ts: the thread's failure) */
+    if (failed !== null) log.error(`Worker (pid:${process.pid}) runs without its watchdog (--worker-timeout): its thread failed`, failed)
+  })
   await send({ t: 'loaded' })
 }
 
