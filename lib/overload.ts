@@ -10,6 +10,12 @@
 // BUDGET_FACTOR times that latency, and never under MIN_BUDGET. How long a request may have
 // waited is bounded by the loop's busy time since the turn before the current one began (it
 // arrived after that turn's poll at the earliest) plus the time spent in the current turn.
+//
+// Shedding pays only where a request costs the loop much more than a 503 does (some tens of
+// microseconds): below COSTLY ms of loop time per request, a saturated loop is the queue of a
+// bounded population of clients (each waits for its answer before it asks again: wrk, a pool of
+// connections), which a 503 does not shorten, since the client asks again at once. There only a
+// wait past HARD_BUDGET is shed.
 import { performance } from 'node:perf_hooks'
 
 /** How often the loop's utilization is judged, in ms. */
@@ -26,11 +32,19 @@ const MIN_BUDGET = 10
 const LATENCY_PERIOD = 5000
 /** App calls observed before the budget is believed (until then nothing is shed). */
 const MIN_SAMPLES = 16
+/** Loop time per request (ms) from which shedding pays; under it, the hard budget only. */
+const COSTLY = 0.5
+const HARD_BUDGET = 1000
 
 export class LoadGuard {
   /** The loop's utilization reached SATURATED over the last two windows. */
   saturated: boolean
   private busyBefore: boolean
+  /** The loop's busy time per app call over the last window reached COSTLY. */
+  costly: boolean
+  /** App calls finished, and their count when the window began. */
+  private finished: number
+  private finishedBefore: number
   /** performance.now() at the first request of the current loop turn; 0 between turns. */
   private turnStart: number
   /** How long the requests of the current turn may have waited before it began (ms). */
@@ -49,6 +63,9 @@ export class LoadGuard {
   constructor() {
     this.saturated = false
     this.busyBefore = false
+    this.costly = false
+    this.finished = 0
+    this.finishedBefore = 0
     this.turnStart = 0
     this.carry = 0
     this.prevTurnStart = 0
@@ -78,6 +95,7 @@ export class LoadGuard {
     this.timer = null
     this.saturated = false
     this.busyBefore = false
+    this.costly = false
   }
 
   /** The longest a request may have waited behind the loop and still be served (ms). */
@@ -96,13 +114,17 @@ export class LoadGuard {
 
   /** True when a request read now is to be served; false: it is to be shed. */
   admit(): boolean {
-    return !this.saturated || this.waited() <= this.budget
+    if (!this.saturated) return true
+    const waited = this.waited()
+    const budget = this.budget
+    return waited <= (this.costly ? budget : Math.max(budget, HARD_BUDGET))
   }
 
   /** An app call took `ms` from its start to its response's end. */
   observe(ms: number): void {
     if (ms < this.fastest) this.fastest = ms
     this.samples++
+    this.finished++
   }
 
   private beginTurn(now: number): void {
@@ -117,7 +139,12 @@ export class LoadGuard {
 
   private judge(): void {
     const elu = performance.eventLoopUtilization()
-    const busy = performance.eventLoopUtilization(elu, this.windowElu).utilization >= SATURATED
+    const window = performance.eventLoopUtilization(elu, this.windowElu)
+    const busy = window.utilization >= SATURATED
+    // Loop time per call finished (none finished while busy: each costs more than the window).
+    const calls = this.finished - this.finishedBefore
+    this.finishedBefore = this.finished
+    this.costly = calls === 0 || window.active / calls >= COSTLY
     this.saturated = busy && this.busyBefore
     this.busyBefore = busy
     this.windowElu = elu

@@ -182,6 +182,29 @@ t.test('LoadGuard: admits everything until the loop is saturated; the budget fol
   t.ok(guard.admit())
 })
 
+t.test('LoadGuard: where requests cost the loop little, only a wait past a second is shed', async (t) => {
+  const guard = new LoadGuard()
+  const g = guard as unknown as { judge(): void }
+  for (let i = 0; i < 16; i++) guard.observe(0)
+  // Two busy windows, each with a thousand calls finished: 0.06 ms of loop time per call.
+  for (let round = 0; round < 2; round++) {
+    busy(60)
+    for (let i = 0; i < 1000; i++) guard.observe(0)
+    g.judge()
+  }
+  t.ok(guard.saturated, 'saturated')
+  t.notOk(guard.costly, 'but cheap: a closed loop of clients, which 503s would not shorten')
+  guard.waited()
+  busy(30)
+  t.ok(guard.waited() >= 30)
+  t.ok(guard.admit(), 'a 30 ms wait is served')
+  // A window in which no call finished: each costs more than the window.
+  busy(60)
+  g.judge()
+  t.ok(guard.costly)
+  t.notOk(guard.admit(), 'and now shed')
+})
+
 t.test('LoadGuard: a period without calls keeps the app latency known before it', async (t) => {
   const guard = new LoadGuard()
   for (let i = 0; i < 16; i++) guard.observe(20)
