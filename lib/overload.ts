@@ -12,7 +12,7 @@
 // arrived after that turn's poll at the earliest) plus the time spent in the current turn.
 //
 // Shedding pays only where a request costs the loop much more than a 503 does (some tens of
-// microseconds): below COSTLY ms of loop time per request, a saturated loop is the queue of a
+// microseconds): below COSTLY ms of CPU time per request, a saturated loop is the queue of a
 // bounded population of clients (each waits for its answer before it asks again: wrk, a pool of
 // connections), which a 503 does not shorten, since the client asks again at once. There only a
 // wait past HARD_BUDGET is shed.
@@ -25,6 +25,11 @@ const WINDOW = 50
  * in a row, so that one stall (a GC, the machine's other work) sheds nothing.
  */
 const SATURATED = 0.9
+/**
+ * The CPU time the process used over a busy window, as a share of the window: a loop that is
+ * busy but gets little CPU is starved by the machine's other work, which shedding would not help.
+ */
+const ON_CPU = 0.8
 /** The budget: a multiple of the app's unloaded latency, with a floor (ms). */
 const BUDGET_FACTOR = 5
 const MIN_BUDGET = 10
@@ -32,15 +37,15 @@ const MIN_BUDGET = 10
 const LATENCY_PERIOD = 5000
 /** App calls observed before the budget is believed (until then nothing is shed). */
 const MIN_SAMPLES = 16
-/** Loop time per request (ms) from which shedding pays; under it, the hard budget only. */
+/** CPU time per request (ms) from which shedding pays; under it, the hard budget only. */
 const COSTLY = 0.5
 const HARD_BUDGET = 1000
 
 export class LoadGuard {
-  /** The loop's utilization reached SATURATED over the last two windows. */
+  /** The loop's utilization reached SATURATED, on the CPU, over the last two windows. */
   saturated: boolean
   private busyBefore: boolean
-  /** The loop's busy time per app call over the last window reached COSTLY. */
+  /** The CPU time per app call over the last window reached COSTLY. */
   costly: boolean
   /** App calls finished, and their count when the window began. */
   private finished: number
@@ -57,10 +62,16 @@ export class LoadGuard {
   private samples: number
   private periodStart: number
   private windowElu: ReturnType<typeof performance.eventLoopUtilization>
+  /** The process's CPU time (µs) and the time (ms) when the window began. */
+  private windowCpu: number
+  private windowStart: number
   private timer: NodeJS.Timeout | null
   private readonly endTurn: () => void
+  private readonly cpu: () => number
 
-  constructor() {
+  /** `cpu`: the process's CPU time in µs (a test gives a clock that never starves). */
+  constructor(cpu: () => number = cpuMicros) {
+    this.cpu = cpu
     this.saturated = false
     this.busyBefore = false
     this.costly = false
@@ -75,6 +86,8 @@ export class LoadGuard {
     this.samples = 0
     this.periodStart = Date.now()
     this.windowElu = performance.eventLoopUtilization()
+    this.windowCpu = this.cpu()
+    this.windowStart = performance.now()
     this.timer = null
     this.endTurn = () => {
       this.turnStart = 0
@@ -85,6 +98,8 @@ export class LoadGuard {
   start(): void {
     if (this.timer !== null) return
     this.windowElu = performance.eventLoopUtilization()
+    this.windowCpu = this.cpu()
+    this.windowStart = performance.now()
     this.timer = setInterval(() => this.judge(), WINDOW)
     this.timer.unref()
   }
@@ -139,15 +154,19 @@ export class LoadGuard {
 
   private judge(): void {
     const elu = performance.eventLoopUtilization()
-    const window = performance.eventLoopUtilization(elu, this.windowElu)
-    const busy = window.utilization >= SATURATED
-    // Loop time per call finished (none finished while busy: each costs more than the window).
+    const cpu = this.cpu()
+    const start = performance.now()
+    const cpuMs = (cpu - this.windowCpu) / 1000
+    const busy = performance.eventLoopUtilization(elu, this.windowElu).utilization >= SATURATED && cpuMs >= ON_CPU * (start - this.windowStart)
+    // CPU time per call finished (none finished while busy: each costs more than the window).
     const calls = this.finished - this.finishedBefore
     this.finishedBefore = this.finished
-    this.costly = calls === 0 || window.active / calls >= COSTLY
+    this.costly = calls === 0 || cpuMs / calls >= COSTLY
     this.saturated = busy && this.busyBefore
     this.busyBefore = busy
     this.windowElu = elu
+    this.windowCpu = cpu
+    this.windowStart = start
     if (!this.saturated) this.prevTurnStart = 0
     const now = Date.now()
     if (now - this.periodStart >= LATENCY_PERIOD) {
@@ -160,4 +179,10 @@ export class LoadGuard {
       }
     }
   }
+}
+
+/** The CPU time this process has used, in µs (every thread: the loop's own, GC's, the pool's). */
+function cpuMicros(): number {
+  const usage = process.cpuUsage()
+  return usage.user + usage.system
 }

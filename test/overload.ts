@@ -83,8 +83,10 @@ t.test('a saturated event loop sheds new requests with 503 and Retry-After, keep
   const deadline = Date.now() + 60_000
   const loop = async (c: RawClient): Promise<void> => {
     let sent = 0
-    // Until 50 have been shed (and at least 100 served) across all clients, or a minute passes.
-    while ((shed < 50 || ok < 100) && Date.now() < deadline && !c.closed) {
+    // Until 5 have been shed (and at least 100 served) across all clients, or a minute passes.
+    // (On a machine whose other work starves this process of CPU, the guard sheds less: it
+    // counts only a loop that is on the CPU as saturated.)
+    while ((shed < 5 || ok < 100) && Date.now() < deadline && !c.closed) {
       await c.write(get('/'))
       sent++
       const responses = await c.waitForResponses(sent, { timeout: 30_000 })
@@ -97,7 +99,7 @@ t.test('a saturated event loop sheds new requests with 503 and Retry-After, keep
     }
   }
   await Promise.all(clients.map(loop))
-  t.ok(shed >= 50, `requests were shed (${shed} 503s, ${ok} served)`)
+  t.ok(shed >= 1, `requests were shed (${shed} 503s, ${ok} served)`)
   t.ok(ok >= 100, 'and others served')
   t.ok(clients.every((c) => !c.closed), 'every connection stayed open after its 503s')
   const first = shedSeen[0]
@@ -149,8 +151,11 @@ t.test('a request shed while its body is arriving gets 503 and its connection cl
   for (const client of clients) client.destroy()
 })
 
+/** A CPU clock for the guard that never starves: the machine's other work does not count here. */
+const onCpu = (): number => performance.now() * 1000
+
 t.test('LoadGuard: admits everything until the loop is saturated; the budget follows the app', async (t) => {
-  const guard = new LoadGuard()
+  const guard = new LoadGuard(onCpu)
   t.equal(guard.budget, Infinity, 'no app call seen: nothing is shed')
   t.equal(guard.waited(), 0, 'not saturated: no wait counted')
   t.ok(guard.admit())
@@ -183,7 +188,7 @@ t.test('LoadGuard: admits everything until the loop is saturated; the budget fol
 })
 
 t.test('LoadGuard: where requests cost the loop little, only a wait past a second is shed', async (t) => {
-  const guard = new LoadGuard()
+  const guard = new LoadGuard(onCpu)
   const g = guard as unknown as { judge(): void }
   for (let i = 0; i < 16; i++) guard.observe(0)
   // Two busy windows, each with a thousand calls finished: 0.06 ms of loop time per call.
@@ -205,8 +210,22 @@ t.test('LoadGuard: where requests cost the loop little, only a wait past a secon
   t.notOk(guard.admit(), 'and now shed')
 })
 
+t.test('LoadGuard: a loop that is busy but starved of CPU by the machine sheds nothing', async (t) => {
+  let cpu = 0
+  const guard = new LoadGuard(() => cpu)
+  const g = guard as unknown as { judge(): void }
+  for (let i = 0; i < 16; i++) guard.observe(0)
+  for (let round = 0; round < 3; round++) {
+    busy(60)
+    cpu += 5000
+    g.judge()
+  }
+  t.notOk(guard.saturated, '5 ms of CPU in 60 ms busy: starved, not saturated')
+  t.ok(guard.admit())
+})
+
 t.test('LoadGuard: a period without calls keeps the app latency known before it', async (t) => {
-  const guard = new LoadGuard()
+  const guard = new LoadGuard(onCpu)
   for (let i = 0; i < 16; i++) guard.observe(20)
   const g = guard as unknown as { periodStart: number; judge(): void; fastestBefore: number }
   g.periodStart = 0
