@@ -8,6 +8,7 @@ import net from 'node:net'
 import { spawn } from 'node:child_process'
 import { defaultMaxConnections, openFileLimit, type Request, type Response } from '../lib/server.js'
 import { parseLimit, reservedFiles } from '../lib/fd-limit.js'
+import { directReads } from '../lib/direct-reads.js'
 import { cli, LOCAL } from './helpers/cli.js'
 import { get, probe, RawClient } from './helpers/raw.js'
 import { eventually, sleep, startServer } from './helpers/server.js'
@@ -49,38 +50,44 @@ t.test('at the bound, the oldest idle connection is closed to let a new client i
   for (const c of clients) c.destroy()
 })
 
-t.test('at the bound with nothing idle, new connections wait unread and are served in turn', async (t) => {
-  let release!: () => void
-  const gate = new Promise<void>((resolve) => (release = resolve))
-  let calls = 0
-  const s = await startServer(
-    t,
-    async (req: Request, res: Response) => {
-      calls++
-      if (req.url === '/hold') await gate
-      res.end('ok\n')
-    },
-    // 16 connections: one may wait beyond them (a sixteenth of the bound).
-    { maxConnections: 16 },
-  )
-  const busy = await idle(s.port, 16)
-  for (const c of busy) await c.write(get('/hold'))
-  t.ok(await eventually(() => calls === 16, 10_000), 'every connection has a call in flight')
-  const waiting = await RawClient.connect(s.port)
-  await waiting.write(get('/'))
-  // The 18th: over the one that may wait, it is closed at once.
-  const over = await RawClient.connect(s.port)
-  await over.waitForClose(10_000)
-  t.pass('past the connections that may wait, a new one is closed')
-  await sleep(200)
-  t.equal(waiting.responses().length, 0, 'the waiting connection is not read while the bound is reached')
-  t.equal(calls, 16)
-  release()
-  const replies = await waiting.waitForResponses(1, { timeout: 10_000 })
-  t.equal(replies[0].statusCode, 200, 'served once a connection closed')
-  for (const c of busy) t.equal((await c.waitForResponses(1))[0].statusCode, 200)
-  for (const c of [...busy, waiting]) c.destroy()
-})
+for (const direct of [true, false]) {
+  t.test(`at the bound with nothing idle, new connections wait unread and are served in turn (${direct ? 'direct reads' : 'sockets read as streams'})`, async (t) => {
+    directReads.enabled = direct
+    t.teardown(() => {
+      directReads.enabled = true
+    })
+    let release!: () => void
+    const gate = new Promise<void>((resolve) => (release = resolve))
+    let calls = 0
+    const s = await startServer(
+      t,
+      async (req: Request, res: Response) => {
+        calls++
+        if (req.url === '/hold') await gate
+        res.end('ok\n')
+      },
+      // 16 connections: one may wait beyond them (a sixteenth of the bound).
+      { maxConnections: 16 },
+    )
+    const busy = await idle(s.port, 16)
+    for (const c of busy) await c.write(get('/hold'))
+    t.ok(await eventually(() => calls === 16, 10_000), 'every connection has a call in flight')
+    const waiting = await RawClient.connect(s.port)
+    await waiting.write(get('/'))
+    // The 18th: over the one that may wait, it is closed at once.
+    const over = await RawClient.connect(s.port)
+    await over.waitForClose(10_000)
+    t.pass('past the connections that may wait, a new one is closed')
+    await sleep(200)
+    t.equal(waiting.responses().length, 0, 'the waiting connection is not read while the bound is reached')
+    t.equal(calls, 16)
+    release()
+    const replies = await waiting.waitForResponses(1, { timeout: 10_000 })
+    t.equal(replies[0].statusCode, 200, 'served once a connection went idle')
+    for (const c of busy) t.equal((await c.waitForResponses(1))[0].statusCode, 200)
+    for (const c of [...busy, waiting]) c.destroy()
+  })
+}
 
 t.test('a connection that waits longer than the head timeout is closed; close() closes the waiting ones', async (t) => {
   let release!: () => void
@@ -182,9 +189,10 @@ t.test('ulimit -n 1024 and 1,100 idle connections: probes answered within 2 s th
 
 t.test('a bound above the descriptors there are: EMFILE is a WARN line, the worker and its heartbeat live on', async (t) => {
   // 200 descriptors and a bound of 2,000 connections: the worker runs out of descriptors.
-  const { port, child, out, err } = await startLimited(t, 200, ['--no-access-log', '--max-connections', '2000', '--worker-timeout', '2'])
+  // (--header-timeout 120: the idle connections stay however long the flood takes to arrive.)
+  const { port, child, out, err } = await startLimited(t, 200, ['--no-access-log', '--max-connections', '2000', '--worker-timeout', '2', '--header-timeout', '120'])
   const sockets = await flood(port, 400)
-  t.ok(await eventually(() => /WARN: Worker \(pid:\d+\) is out of file descriptors \(EMFILE\): lower --max-connections, or raise ulimit -n/.test(err()), 20_000), 'one WARN line says so')
+  t.ok(await eventually(() => /WARN: Worker \(pid:\d+\) is out of file descriptors \(EMFILE\): lower --max-connections, or raise ulimit -n/.test(err()), 60_000), 'one WARN line says so')
   // Two heartbeat periods with no descriptor to spare: the watchdog (2 s) must not fire.
   await sleep(3000)
   t.equal(child.exitCode, null, 'the worker is still running')
