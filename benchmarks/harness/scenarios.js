@@ -26,6 +26,7 @@ const MEMBERS = {
   ],
   workers: ['pegasus-single', 'pegasus-w1', 'pegasus-w2', 'pegasus-w2-rr', 'pegasus-w2-shared', 'pegasus-w2-reuseport', 'node-http', 'node-cluster'],
   rate: ['pegasus', 'node-http', 'node-net', 'bun', 'nginx'],
+  overload: ['pegasus', 'node-http', 'fastify', 'bun'], // harness/overload.js
 }
 
 /**
@@ -490,8 +491,9 @@ async function wsLoad(h, port, connections, secs, beforeGo = () => {}) {
 }
 
 // --- shared -----------------------------------------------------------------------------------
+// (exported for scenarios kept in modules of their own: overload.js)
 
-function newRow(h, server, scenario) {
+export function newRow(h, server, scenario) {
   const row = { server: server.name, label: server.label, status: 'ok', note: '', runs: [], median: null, ratio: null, def: server }
   const unavailable = server.unavailable(h)
   const notApplicable = unavailable === null ? server.notApplicable(scenario) : null
@@ -509,7 +511,7 @@ function newRow(h, server, scenario) {
  * Starts the row's server on a free port and checks its answers; null (and the row skipped
  * with the reason) when it does not come up.
  */
-async function launch(h, row, scenario, checks) {
+export async function launch(h, row, scenario, checks) {
   const port = await freePort()
   const spec = row.def.launch(h, port, scenario)
   const log = join(h.tmp, `${row.server}-${scenario}-${port}.log`)
@@ -562,7 +564,7 @@ const TROUBLE = /\b(ERROR|WARN|WARNING|CRITICAL|FATAL|Traceback|Exception|Uncaug
  * Notes the first line of trouble the server's log shows, if any, then stops it (read before
  * the stop: gunicorn warns about the SIGTERM its worker gets from the harness).
  */
-async function finish(instance) {
+export async function finish(instance) {
   let lines = []
   try {
     lines = readFileSync(instance.log, 'utf8').split('\n').filter((line) => TROUBLE.test(line))
@@ -576,12 +578,12 @@ async function finish(instance) {
   instance.row.logTrouble = (instance.row.logTrouble ?? []).concat(lines.slice(0, 20))
 }
 
-function exited(instance) {
+export function exited(instance) {
   return instance.child.exitCode !== null || instance.child.signalCode !== null
 }
 
 /** Records what went wrong; a row with no measurement left is marked failed. */
-function fail(row, why) {
+export function fail(row, why) {
   row.note = join2(row.note, why)
   if (row.runs.length === 0) row.status = 'failed'
 }
@@ -632,7 +634,7 @@ function ratiosTo(row, base, metrics) {
  * Waits until the servers' processes use next to no CPU (at most 5 % of a core over 250 ms),
  * for at most 15 s.
  */
-async function settle(instances) {
+export async function settle(instances) {
   const pids = instances.filter((i) => !exited(i)).map((i) => i.child.pid)
   const total = () => pids.reduce((sum, pid) => sum + treeCpuMs(pid), 0)
   const deadline = Date.now() + 15_000
