@@ -53,7 +53,7 @@ function line(row) {
     ms(m.p999),
     ms(m.max),
     shed,
-    ms(m.shedP99),
+    m.shedP50 === null ? '–' : `${ms(m.shedP50)} / ${ms(m.shedP99)}`,
     int(m.owed),
     lost(row),
     mib(m.peakRss),
@@ -62,12 +62,21 @@ function line(row) {
   ]
 }
 
+/** The client's busiest run: its CPU (share of a core) and its timer's worst lag. */
+function clientLoad(scenario) {
+  const runs = scenario.rows.flatMap((row) => row.runs)
+  if (runs.length === 0) return ''
+  const cpu = Math.max(...runs.map((r) => r.clientCpu))
+  const lag = Math.max(...runs.map((r) => r.clientMaxLag))
+  return ` The client used at most ${pct(cpu)} of a core in a run; its 1 ms timer lagged ${ms(lag)} at worst.`
+}
+
 /** The section: a title, how it was run, the table and how to read it. */
 export function overloadSection(scenario) {
   const l = scenario.load
   const header = [
     'server', 'capacity (req/s)', 'unloaded p50', 'offered (req/s)', 'goodput (2xx/s, % of capacity)', 'accepted p50', 'accepted p99 (× unloaded p50)',
-    'p99.9', 'max', '503/s', '503 p99', 'owed at the end', 'lost (worst round)', 'peak RSS', 'targets', 'what it did',
+    'p99.9', 'max', '503/s', '503 p50 / p99', 'owed at the end', 'lost (worst round)', 'peak RSS', 'targets', 'what it did',
   ]
   return [
     `### ${OVERLOAD_TITLE}`,
@@ -81,6 +90,7 @@ export function overloadSection(scenario) {
       `Goodput: 2xx answered during the ${l.overload} s. Owed: requests due that had no answer when the client stopped (sent, or still waiting for a connection). ` +
       'Lost: connections reset or closed with a request in flight, and statuses other than 2xx and 503. ' +
       `Targets: accepted p99 ≤ ${P99_LIMIT}× the unloaded p50; goodput ≥ ${pct(GOODPUT_LIMIT)} of capacity; ` +
-      'the excess answered by 503 with Retry-After (nothing owed at the end, every 503 with Retry-After, 503 p99 ≤ 1 s). Medians over rounds.',
+      'the excess answered by 503 with Retry-After (nothing owed at the end, every 503 with Retry-After, 503 p99 ≤ 1 s). Medians over rounds.' +
+      clientLoad(scenario),
   ]
 }

@@ -1,8 +1,9 @@
 // The overload scenario (issue 18): a handler with 2 ms of synchronous work (servers/overload/),
 // offered twice what the server can do by an open-loop client at a constant rate
 // (overload-client.mjs). Per server and round, in this order:
-//   capacity  wrk's closed loop, -t1 -c16: every connection always has a request in, so the
-//             event loop never waits; 2xx answered per second
+//   capacity  wrk's closed loop, -t1 -c8: 2xx answered per second. Eight requests in flight keep
+//             the server busy, and queue at most 14 ms of work, too little for a server that
+//             sheds on queueing delay to shed: its capacity is not lowered by its own shedding
 //   unloaded  the client at 10% of that capacity over 10 connections: p50 and p99
 //   overload  the client at 2x that capacity over 400 connections: goodput (2xx/s), latency of
 //             the 2xx answers, 503s (with Retry-After or not) and their latency, what was still
@@ -22,7 +23,7 @@ export const OFFERED = 2
 export const UNLOADED_SHARE = 0.1
 export const CONNECTIONS = 400
 const UNLOADED_CONNECTIONS = 10
-const CAPACITY_CONNECTIONS = 16
+const CAPACITY_CONNECTIONS = 8
 export const P99_LIMIT = 10
 export const GOODPUT_LIMIT = 0.9
 const SHED_P99_LIMIT_MS = 1000
