@@ -20,13 +20,13 @@ const OWN_SERVERS = ['express-json', 'websocket']
 // Issue 11's scenarios: their servers, in the order they run (single process, the CLI's
 // primary + workers by balance mode, then node:http alone and under node:cluster).
 const MEMBERS = {
+  overload: ['pegasus', 'node-http', 'fastify', 'bun'], // harness/overload.js
   close: [
     'pegasus-single', 'pegasus', 'pegasus-w1', 'pegasus-w1-rr', 'pegasus-w1-shared', 'pegasus-w1-reuseport',
     'pegasus-w2', 'pegasus-w2-rr', 'pegasus-w2-shared', 'pegasus-w2-reuseport', 'node-http', 'node-cluster', 'node-cluster-shared', 'node-cluster-reuseport',
   ],
   workers: ['pegasus-single', 'pegasus-w1', 'pegasus-w2', 'pegasus-w2-rr', 'pegasus-w2-shared', 'pegasus-w2-reuseport', 'node-http', 'node-cluster'],
   rate: ['pegasus', 'node-http', 'node-net', 'bun', 'nginx'],
-  overload: ['pegasus', 'node-http', 'fastify', 'bun'], // harness/overload.js
 }
 
 /**
@@ -491,9 +491,8 @@ async function wsLoad(h, port, connections, secs, beforeGo = () => {}) {
 }
 
 // --- shared -----------------------------------------------------------------------------------
-// (exported for scenarios kept in modules of their own: overload.js)
 
-export function newRow(h, server, scenario) {
+function newRow(h, server, scenario) {
   const row = { server: server.name, label: server.label, status: 'ok', note: '', runs: [], median: null, ratio: null, def: server }
   const unavailable = server.unavailable(h)
   const notApplicable = unavailable === null ? server.notApplicable(scenario) : null
@@ -511,7 +510,7 @@ export function newRow(h, server, scenario) {
  * Starts the row's server on a free port and checks its answers; null (and the row skipped
  * with the reason) when it does not come up.
  */
-export async function launch(h, row, scenario, checks) {
+async function launch(h, row, scenario, checks) {
   const port = await freePort()
   const spec = row.def.launch(h, port, scenario)
   const log = join(h.tmp, `${row.server}-${scenario}-${port}.log`)
@@ -564,7 +563,7 @@ const TROUBLE = /\b(ERROR|WARN|WARNING|CRITICAL|FATAL|Traceback|Exception|Uncaug
  * Notes the first line of trouble the server's log shows, if any, then stops it (read before
  * the stop: gunicorn warns about the SIGTERM its worker gets from the harness).
  */
-export async function finish(instance) {
+async function finish(instance) {
   let lines = []
   try {
     lines = readFileSync(instance.log, 'utf8').split('\n').filter((line) => TROUBLE.test(line))
@@ -578,12 +577,12 @@ export async function finish(instance) {
   instance.row.logTrouble = (instance.row.logTrouble ?? []).concat(lines.slice(0, 20))
 }
 
-export function exited(instance) {
+function exited(instance) {
   return instance.child.exitCode !== null || instance.child.signalCode !== null
 }
 
 /** Records what went wrong; a row with no measurement left is marked failed. */
-export function fail(row, why) {
+function fail(row, why) {
   row.note = join2(row.note, why)
   if (row.runs.length === 0) row.status = 'failed'
 }
@@ -634,7 +633,7 @@ function ratiosTo(row, base, metrics) {
  * Waits until the servers' processes use next to no CPU (at most 5 % of a core over 250 ms),
  * for at most 15 s.
  */
-export async function settle(instances) {
+async function settle(instances) {
   const pids = instances.filter((i) => !exited(i)).map((i) => i.child.pid)
   const total = () => pids.reduce((sum, pid) => sum + treeCpuMs(pid), 0)
   const deadline = Date.now() + 15_000
@@ -650,3 +649,6 @@ export async function settle(instances) {
 function format(bytes) {
   return bytes === null ? '?' : Math.round(bytes).toLocaleString('en-US')
 }
+
+// For scenarios kept in modules of their own (harness/overload.js).
+export { exited, fail, finish, launch, newRow, settle }
