@@ -81,8 +81,8 @@ export function overloadSection(scenario) {
   return [
     `### ${OVERLOAD_TITLE}`,
     '',
-    `Per server and round: capacity by wrk's closed loop (-t1 -c${l.capacityConnections}, ${l.capacity} s); the unloaded p50 at ${pct(UNLOADED_SHARE)} of it ` +
-      `(open loop, 10 connections, ${l.unloaded} s); then ${OFFERED}× it for ${l.overload} s, answers awaited ${l.grace} s more.`,
+    `Per server and round: capacity by wrk's closed loop (-t1 -c${l.capacityConnections}, ${l.capacity} s, 2xx/s); then ${OFFERED}× it for ${l.overload} s, ` +
+      `answers awaited ${l.grace} s more; then the unloaded p50 at ${pct(UNLOADED_SHARE)} of it (open loop, 10 connections, ${l.unloaded} s).`,
     '',
     table(header, scenario.rows.map(line)),
     '',
