@@ -131,6 +131,8 @@ function figures({ capacity, closed, unloadedRate, unloaded, offered, o, peakRss
     unloadedRate,
     unloadedP50: unloaded.p50,
     unloadedP99: unloaded.p99,
+    // Requests of the unloaded run not answered 2xx (a server that sheds even then, a lost one).
+    unloadedNot2xx: unloaded.due - unloaded.ok,
     offered,
     goodput: o.goodput,
     goodputShare: o.goodput / capacity,
@@ -223,6 +225,8 @@ function behaviour(row) {
     )
   }
   if (parts.length === 0) parts.push('neither sheds nor queues at this rate: it kept up')
+  const unloadedMisses = Math.max(...row.runs.map((r) => r.unloadedNot2xx))
+  if (unloadedMisses > 0) parts.push(`at 10% of capacity, ${unloadedMisses} requests got no 2xx (worst round)`)
   if (m.errorCount > 0) parts.push(`${Math.round(m.errorCount)} requests lost (resets, closes, other statuses)`)
   if (m.clientCpu > 0.8) parts.push(`the client used ${Math.round(m.clientCpu * 100)}% of a core: it may have been the limit`)
   return parts.join('; ')
