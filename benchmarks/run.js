@@ -12,13 +12,14 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { killAll } from './harness/processes.js'
 import { chart, json, machineLines, markdown } from './harness/report.js'
+import { overload } from './harness/overload.js'
 import { accessLog, close, echo, expressJson, hello, idle, pipelined, rate, seed, serversFor, streaming, websocket, workers } from './harness/scenarios.js'
 import { SERVERS } from './harness/servers.js'
 
 const bench = dirname(fileURLToPath(import.meta.url))
 const root = dirname(bench)
 
-const SCENARIOS = { hello, seed, rate, echo, pipelined, idle, streaming, 'access-log': accessLog, close, workers, 'express-json': expressJson, websocket }
+const SCENARIOS = { hello, seed, rate, echo, pipelined, idle, streaming, 'access-log': accessLog, close, workers, 'express-json': expressJson, websocket, overload }
 
 const USAGE = `usage: node benchmarks/run.js [--quick] [--rounds N] [--only a,b] [--scenarios x,y] [--node PATH] [--out DIR]
 

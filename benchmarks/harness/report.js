@@ -1,4 +1,5 @@
 // The results as people read them: Markdown tables, an SVG bar chart drawn here, and JSON.
+import { OVERLOAD_TITLE, overloadSection } from './overload-report.js'
 
 const MiB = 1024 * 1024
 
@@ -15,6 +16,7 @@ const TITLES = {
   websocket: 'websocket: ws echo servers, 1,000 connections, each sending a 64-byte message and awaiting its echo in a loop',
   idle: 'idle: keep-alive connections, each after one GET /',
   streaming: 'streaming: one 100 MiB response to a slow reader',
+  overload: OVERLOAD_TITLE,
 }
 
 export function title(name) {
@@ -237,6 +239,7 @@ export function markdown(report, { machine = true } = {}) {
     out.push('', `### ${title(s.name)}`, '', streamingTable(s), '',
       'The reader takes 64 KiB, then pauses 1 ms; peak RSS of the server while it streams.')
   }
+  for (const s of results.filter((r) => r.kind === 'overload')) out.push('', ...overloadSection(s))
   return out.join('\n') + '\n'
 }
 

@@ -20,6 +20,7 @@ const OWN_SERVERS = ['express-json', 'websocket']
 // Issue 11's scenarios: their servers, in the order they run (single process, the CLI's
 // primary + workers by balance mode, then node:http alone and under node:cluster).
 const MEMBERS = {
+  overload: ['pegasus', 'node-http', 'fastify', 'bun'], // harness/overload.js
   close: [
     'pegasus-single', 'pegasus', 'pegasus-w1', 'pegasus-w1-rr', 'pegasus-w1-shared', 'pegasus-w1-reuseport',
     'pegasus-w2', 'pegasus-w2-rr', 'pegasus-w2-shared', 'pegasus-w2-reuseport', 'node-http', 'node-cluster', 'node-cluster-shared', 'node-cluster-reuseport',
@@ -648,3 +649,6 @@ async function settle(instances) {
 function format(bytes) {
   return bytes === null ? '?' : Math.round(bytes).toLocaleString('en-US')
 }
+
+// For scenarios kept in modules of their own (harness/overload.js).
+export { exited, fail, finish, launch, newRow, settle }
