@@ -25,11 +25,6 @@ const WINDOW = 50
  * in a row, so that one stall (a GC, the machine's other work) sheds nothing.
  */
 const SATURATED = 0.9
-/**
- * The CPU time the process used over a busy window, as a share of the window: a loop that is
- * busy but gets little CPU is starved by the machine's other work, which shedding would not help.
- */
-const ON_CPU = 0.8
 /** The budget: a multiple of the app's unloaded latency, with a floor (ms). */
 const BUDGET_FACTOR = 5
 const MIN_BUDGET = 10
@@ -42,7 +37,7 @@ const COSTLY = 0.5
 const HARD_BUDGET = 1000
 
 export class LoadGuard {
-  /** The loop's utilization reached SATURATED, on the CPU, over the last two windows. */
+  /** The loop's utilization reached SATURATED over the last two windows. */
   saturated: boolean
   private busyBefore: boolean
   /** The CPU time per app call over the last window reached COSTLY. */
@@ -62,9 +57,8 @@ export class LoadGuard {
   private samples: number
   private periodStart: number
   private windowElu: ReturnType<typeof performance.eventLoopUtilization>
-  /** The process's CPU time (µs) and the time (ms) when the window began. */
+  /** The process's CPU time (µs) when the window began. */
   private windowCpu: number
-  private windowStart: number
   private timer: NodeJS.Timeout | null
   private readonly endTurn: () => void
   private readonly cpu: () => number
@@ -87,7 +81,6 @@ export class LoadGuard {
     this.periodStart = Date.now()
     this.windowElu = performance.eventLoopUtilization()
     this.windowCpu = this.cpu()
-    this.windowStart = performance.now()
     this.timer = null
     this.endTurn = () => {
       this.turnStart = 0
@@ -99,7 +92,6 @@ export class LoadGuard {
     if (this.timer !== null) return
     this.windowElu = performance.eventLoopUtilization()
     this.windowCpu = this.cpu()
-    this.windowStart = performance.now()
     this.timer = setInterval(() => this.judge(), WINDOW)
     this.timer.unref()
   }
@@ -155,10 +147,11 @@ export class LoadGuard {
   private judge(): void {
     const elu = performance.eventLoopUtilization()
     const cpu = this.cpu()
-    const start = performance.now()
     const cpuMs = (cpu - this.windowCpu) / 1000
-    const busy = performance.eventLoopUtilization(elu, this.windowElu).utilization >= SATURATED && cpuMs >= ON_CPU * (start - this.windowStart)
+    const busy = performance.eventLoopUtilization(elu, this.windowElu).utilization >= SATURATED
     // CPU time per call finished (none finished while busy: each costs more than the window).
+    // CPU time, not the loop's wall time: a process starved of CPU by the machine's other work
+    // does not make cheap requests look costly.
     const calls = this.finished - this.finishedBefore
     this.finishedBefore = this.finished
     this.costly = calls === 0 || cpuMs / calls >= COSTLY
@@ -166,7 +159,6 @@ export class LoadGuard {
     this.busyBefore = busy
     this.windowElu = elu
     this.windowCpu = cpu
-    this.windowStart = start
     if (!this.saturated) this.prevTurnStart = 0
     const now = Date.now()
     if (now - this.periodStart >= LATENCY_PERIOD) {
