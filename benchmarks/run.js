@@ -2,8 +2,9 @@
 // npm run bench: Pegasus against the servers a user would pick instead, on this machine, in one
 // run. Starts each server as its own process on 127.0.0.1, loads it with wrk (and two small
 // clients of its own: idle connections, a slow reader, WebSocket echo), and prints a Markdown table; writes results.json, table.md and chart.svg.
+// The database scenarios start a PostgreSQL cluster of their own (harness/postgres.js).
 //
-//   node benchmarks/run.js [--quick] [--rounds N] [--only a,b] [--scenarios x,y] [--node PATH] [--out DIR]
+//   node benchmarks/run.js [--quick] [--rounds N] [--only a,b] [--scenarios x,y] [--placements local,far] [--node PATH] [--out DIR]
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
@@ -14,18 +15,21 @@ import { killAll } from './harness/processes.js'
 import { chart, json, machineLines, markdown } from './harness/report.js'
 import { accessLog, close, echo, expressJson, hello, idle, pipelined, rate, seed, serversFor, streaming, websocket, workers } from './harness/scenarios.js'
 import { SERVERS } from './harness/servers.js'
+import { databaseVersions, db, fortunes, PLACEMENTS, queries, stopDatabase, updates, wait } from './harness/waiting.js'
 
 const bench = dirname(fileURLToPath(import.meta.url))
 const root = dirname(bench)
 
-const SCENARIOS = { hello, seed, rate, echo, pipelined, idle, streaming, 'access-log': accessLog, close, workers, 'express-json': expressJson, websocket }
+const SCENARIOS = { hello, seed, rate, echo, pipelined, idle, streaming, 'access-log': accessLog, close, workers, 'express-json': expressJson, websocket, wait, db, queries, fortunes, updates }
+const DATABASE_SCENARIOS = ['db', 'queries', 'fortunes', 'updates']
 
-const USAGE = `usage: node benchmarks/run.js [--quick] [--rounds N] [--only a,b] [--scenarios x,y] [--node PATH] [--out DIR]
+const USAGE = `usage: node benchmarks/run.js [--quick] [--rounds N] [--only a,b] [--scenarios x,y] [--placements local,far] [--node PATH] [--out DIR]
 
   --quick          short runs (2 s each, 2,000 idle connections) for a development loop
   --rounds N       measure every server N times, alternating servers (default 2)
   --only a,b       servers: ${SERVERS.map((s) => s.name).join(', ')}
   --scenarios x,y  scenarios: ${Object.keys(SCENARIOS).join(', ')}
+  --placements p,q where the database scenarios' PostgreSQL is: ${PLACEMENTS.join(', ')} (2 ms away) (default: both)
   --node PATH      the Node.js binary Pegasus and the Node.js peers run on (default: this one)
   --out DIR        where results.json, table.md and chart.svg go (default benchmarks/results)
 `
@@ -44,6 +48,7 @@ function options() {
         rounds: { type: 'string', default: '2' },
         only: { type: 'string' },
         scenarios: { type: 'string' },
+        placements: { type: 'string' },
         node: { type: 'string', default: process.execPath },
         out: { type: 'string', default: join(bench, 'results') },
         help: { type: 'boolean', short: 'h', default: false },
@@ -63,10 +68,12 @@ function options() {
   for (const name of only) if (!SERVERS.some((s) => s.name === name)) fail(`unknown server: ${name}`)
   const scenarios = values.scenarios === undefined ? Object.keys(SCENARIOS) : list(values.scenarios)
   for (const name of scenarios) if (!(name in SCENARIOS)) fail(`unknown scenario: ${name}`)
+  const placements = values.placements === undefined ? PLACEMENTS : list(values.placements)
+  for (const name of placements) if (!PLACEMENTS.includes(name)) fail(`unknown placement: ${name}`)
   const node = resolve(values.node)
   const probe = spawnSync(node, ['-p', 'process.versions.node'], { encoding: 'utf8', timeout: 10_000 })
   if (probe.status !== 0 || !/^\d+\.\d+\.\d+$/.test(probe.stdout.trim())) fail(`--node ${values.node}: not a Node.js binary that runs here`)
-  return { quick: values.quick, rounds, only, scenarios, node, nodeVersion: probe.stdout.trim(), out: resolve(values.out) }
+  return { quick: values.quick, rounds, only, scenarios, placements, node, nodeVersion: probe.stdout.trim(), out: resolve(values.out) }
 }
 
 /** wrk is the load generator: without it there is nothing to measure. */
@@ -142,6 +149,7 @@ async function main() {
     node: opts.node,
     nodeVersion: opts.nodeVersion,
     servers: SERVERS.filter((s) => opts.only.includes(s.name)),
+    placements: opts.placements,
     log: (line) => process.stderr.write(`${clock()} ${line}\n`),
   }
   const cleanUp = () => {
@@ -160,11 +168,12 @@ async function main() {
   for (const server of h.servers) {
     if (server.unavailable(h) === null) versions.add(server.version(h))
   }
+  if (opts.scenarios.some((name) => DATABASE_SCENARIOS.includes(name))) for (const version of databaseVersions(h)) versions.add(version)
   versions.delete(null)
   const report = {
     machine: machine(wrkVersion, opts),
     versions: [...versions],
-    options: { quick: opts.quick, rounds: opts.rounds, only: opts.only, scenarios: opts.scenarios, node: opts.node },
+    options: { quick: opts.quick, rounds: opts.rounds, only: opts.only, scenarios: opts.scenarios, placements: opts.placements, node: opts.node },
     started: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
     elapsedSeconds: 0,
     results: [],
@@ -181,8 +190,10 @@ async function main() {
       continue
     }
     h.log(`== ${name}`)
-    report.results.push(await SCENARIOS[name](h))
+    // Issue 18's scenarios give one result per load or placement.
+    report.results.push(...[await SCENARIOS[name](h)].flat())
   }
+  await stopDatabase(h)
   report.elapsedSeconds = Math.round((Date.now() - began) / 1000)
 
   const table = markdown(report)
