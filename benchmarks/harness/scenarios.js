@@ -160,61 +160,86 @@ function seconds(h) {
  * other processes that must be quiet too (PostgreSQL). `path`, `seconds` and `timeout` (wrk's
  * --timeout) default to GET /, the scenario length of --quick or not, and wrk's 2 s.
  */
-export async function throughput(h, name, { servers, baseline, threads, connections, script, headers = [], compare = [], rate, path, seconds: runSeconds, timeout, app }) {
-  const rows = servers.map((server) => newRow(h, server, name, app))
+export async function throughput(h, name, { servers, app, ...load }) {
+  const [result] = await throughputLoads(h, { servers, app, loads: [{ name, ...load }] })
+  return result
+}
+
+/**
+ * throughput() for several loads (each a result of its own: name, baseline, threads,
+ * connections, ...) on the same servers, started once and measured load after load: the
+ * scenarios that wait measure four requests of one app, or two loads of one handler.
+ */
+export async function throughputLoads(h, { servers, app, loads }) {
+  const first = loads[0]
+  const launchRows = servers.map((server) => newRow(h, server, first.name, app))
   const running = []
-  const close = headers.includes('Connection: close')
-  const secs = runSeconds ?? seconds(h)
+  const results = []
   try {
-    for (const row of rows.filter((r) => r.status === 'ok')) {
-      const instance = await launch(h, row, name, { echo: name === 'echo', pipelined: name === 'pipelined' ? 16 : 0, json: name === 'express-json', close }, app)
-      if (instance !== null) running.push(instance)
+    const close = (first.headers ?? []).includes('Connection: close')
+    for (const row of launchRows.filter((r) => r.status === 'ok')) {
+      const instance = await launch(h, row, first.name, { echo: first.name === 'echo', pipelined: first.name === 'pipelined' ? 16 : 0, json: first.name === 'express-json', close }, app)
+      if (instance !== null) running.push({ ...instance, rows: [] })
     }
-    const load = { threads, connections, script, headers, path, timeout }
-    // wrk's closed loop, or the constant rate of rate-client.mjs (the rate scenario).
-    const measure = rate === undefined ? (port) => wrk({ port, seconds: secs, ...load }) : (port) => rateLoad(h, port, rate, connections, secs)
-    for (const instance of running) {
-      await wrk({ port: instance.port, seconds: 1, ...load }).catch(() => {})
-      await checkLogFile(h, name, instance)
-    }
-    for (let round = 1; round <= h.rounds; round++) {
-      for (const instance of running) {
-        const { row } = instance
-        if (row.status !== 'ok') continue
-        await settle(running, app?.quiet ?? [])
-        if (app !== undefined && !(await drained(instance)) && !row.note.includes('still busy')) {
-          row.note = join2(row.note, `round ${round}: still busy ${DRAIN_MS / 1000} s after the previous run (GET / not answered within ${PROMPT_MS} ms): measured behind that queue`)
-        }
-        if (exited(instance)) {
-          fail(row, `exited before round ${round}: ${tail(instance.log)}`)
-          continue
-        }
-        const pid = instance.child.pid
-        // An access log file starts each run empty: what a run writes stays on one disk's worth.
-        if (instance.logFile !== undefined) truncateSync(instance.logFile, 0)
-        const cpuBefore = treeCpuMs(pid)
-        const byPidBefore = cpuByPid(pid)
-        const rss = sampleRss(pid)
-        let result
-        try {
-          result = await measure(instance.port)
-        } catch (error) {
-          rss.stop()
-          fail(row, `round ${round}: ${error.message}`)
-          continue
-        }
-        const peakRss = rss.stop()
-        const cpuMs = treeCpuMs(pid) - cpuBefore
-        const split = cpuSplit(pid, byPidBefore, cpuByPid(pid))
-        if (exited(instance)) fail(row, `exited during round ${round}: ${tail(instance.log)}`)
-        const per1k = (ms) => (result.requests > 0 ? (ms * 1000) / result.requests : null)
-        const run = { round, ...result, peakRss, cpuMs, cpuPer1k: per1k(cpuMs), ...split, primaryCpuPer1k: split.processes > 1 ? per1k(split.primaryCpuMs) : null }
-        row.runs.push(run)
-        h.log(`[${name}] round ${round}/${h.rounds} ${row.label}: ${Math.round(run.rps).toLocaleString('en-US')} req/s, p99 ${run.p99 ?? "–"} ms, ${run.errorCount} errors`)
-      }
-    }
+    for (const load of loads) results.push(await measureLoad(h, load, launchRows, running, app))
   } finally {
     await Promise.all(running.map((instance) => finish(instance)))
+  }
+  return results
+}
+
+/** One load on the running servers: warm-up, rounds, medians and ratios (see throughput()). */
+async function measureLoad(h, { name, baseline, threads, connections, script, headers = [], compare = [], rate, path, seconds: runSeconds, timeout }, launchRows, running, app) {
+  // A row per server for this load, as the launch left it (skipped, or a note of its checks).
+  const rows = launchRows.map((row) => ({ ...row, runs: [] }))
+  for (const instance of running) {
+    instance.row = rows.find((row) => row.server === instance.row.server)
+    instance.rows.push(instance.row)
+  }
+  const secs = runSeconds ?? seconds(h)
+  const load = { threads, connections, script, headers, path, timeout }
+  // wrk's closed loop, or the constant rate of rate-client.mjs (the rate scenario).
+  const measure = rate === undefined ? (port) => wrk({ port, seconds: secs, ...load }) : (port) => rateLoad(h, port, rate, connections, secs)
+  for (const instance of running) {
+    if (instance.row.status !== 'ok') continue
+    await wrk({ port: instance.port, seconds: 1, ...load }).catch(() => {})
+    await checkLogFile(h, name, instance)
+  }
+  for (let round = 1; round <= h.rounds; round++) {
+    for (const instance of running) {
+      const { row } = instance
+      if (row.status !== 'ok') continue
+      await settle(running, app?.quiet ?? [])
+      if (app !== undefined && !(await drained(instance)) && !row.note.includes('still busy')) {
+        row.note = join2(row.note, `round ${round}: still busy ${DRAIN_MS / 1000} s after the previous run (GET / not answered within ${PROMPT_MS} ms): measured behind that queue`)
+      }
+      if (exited(instance)) {
+        fail(row, `exited before round ${round}: ${tail(instance.log)}`)
+        continue
+      }
+      const pid = instance.child.pid
+      // An access log file starts each run empty: what a run writes stays on one disk's worth.
+      if (instance.logFile !== undefined) truncateSync(instance.logFile, 0)
+      const cpuBefore = treeCpuMs(pid)
+      const byPidBefore = cpuByPid(pid)
+      const rss = sampleRss(pid)
+      let result
+      try {
+        result = await measure(instance.port)
+      } catch (error) {
+        rss.stop()
+        fail(row, `round ${round}: ${error.message}`)
+        continue
+      }
+      const peakRss = rss.stop()
+      const cpuMs = treeCpuMs(pid) - cpuBefore
+      const split = cpuSplit(pid, byPidBefore, cpuByPid(pid))
+      if (exited(instance)) fail(row, `exited during round ${round}: ${tail(instance.log)}`)
+      const per1k = (ms) => (result.requests > 0 ? (ms * 1000) / result.requests : null)
+      const run = { round, ...result, peakRss, cpuMs, cpuPer1k: per1k(cpuMs), ...split, primaryCpuPer1k: split.processes > 1 ? per1k(split.primaryCpuMs) : null }
+      row.runs.push(run)
+      h.log(`[${name}] round ${round}/${h.rounds} ${row.label}: ${Math.round(run.rps).toLocaleString('en-US')} req/s, p99 ${run.p99 ?? "–"} ms, ${run.errorCount} errors`)
+    }
   }
   for (const row of rows) {
     if (row.runs.length === 0) continue
@@ -230,8 +255,8 @@ export async function throughput(h, name, { servers, baseline, threads, connecti
     const rowB = rows.find((r) => r.server === b && r.runs.length > 0)
     if (rowA !== undefined && rowB !== undefined) comparisons.push({ a, b, labelA: rowA.label, labelB: rowB.label, ratio: ratiosTo(rowA, rowB, metrics) })
   }
-  const load = { threads, connections, seconds: secs, script: script && script.slice(h.bench.length + 1), headers, rate, path, timeout }
-  return { name, kind: 'throughput', baseline, load, rows, comparisons }
+  const summary = { threads, connections, seconds: secs, script: script && script.slice(h.bench.length + 1), headers, rate, path, timeout }
+  return { name, kind: 'throughput', baseline, load: summary, rows, comparisons }
 }
 
 const DRAIN_MS = 30_000
@@ -612,8 +637,11 @@ async function finish(instance) {
   await stop(instance.child)
   if (lines.length === 0) return
   const text = `its log: ${lines[0].trim().slice(0, 160)}${lines.length > 1 ? ` (+${lines.length - 1} more such lines)` : ''}`
-  instance.row.note = join2(instance.row.note, text)
-  instance.row.logTrouble = (instance.row.logTrouble ?? []).concat(lines.slice(0, 20))
+  // Every row it was measured under (throughputLoads: one a load), else the one it was started for.
+  for (const row of instance.rows ?? [instance.row]) {
+    row.note = join2(row.note, text)
+    row.logTrouble = (row.logTrouble ?? []).concat(lines.slice(0, 20))
+  }
 }
 
 function exited(instance) {

@@ -1,11 +1,12 @@
 // Issue 18's scenarios, "apps that wait": a handler awaiting a 50 ms timer, and TechEmpower's
 // db, queries, fortunes and updates tests on a real PostgreSQL, local and 2 ms away. Each
-// returns a list of results (one per load or placement), measured as the other wrk scenarios.
+// returns a list of results (one per load, test and placement), measured as the other wrk
+// scenarios are.
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { checkDatabase, checkWait, DATABASE_APPS, DATABASE_PATHS, WAIT_APPS, WAIT_PATH } from './apps.js'
 import { postgresUnavailable, postgresVersion, startPostgres } from './postgres.js'
-import { serversFor, throughput } from './scenarios.js'
+import { serversFor, throughputLoads } from './scenarios.js'
 
 /** The wait scenario's loads: connections, two wrk threads each. */
 export const WAIT_CONNECTIONS = [100, 1000]
@@ -18,72 +19,66 @@ export const WAIT_CONNECTIONS = [100, 1000]
 export const DATABASE_CONNECTIONS = { db: 256, fortunes: 256, queries: 64, updates: 64 }
 export const PLACEMENTS = ['local', 'far']
 
-// Shorter runs than the other scenarios (10 s): they are many (2 loads, 4 tests x 2 placements)
-// and a run of a waiting app settles within a second or two. --quick: 2 s.
-const WAIT_SECONDS = 5
-const DATABASE_SECONDS = 4
+// Shorter runs than the other scenarios (10 s) to keep the default run's length in reach: they
+// are many (2 loads; 4 tests x 2 placements x 8 servers), and the longest answers (queries,
+// updates) take well under a second. --quick: 2 s.
+const WAIT_SECONDS = 4
+const DATABASE_SECONDS = 3
 
 // wrk's own 2 s timeout would leave the slowest answers out of the latencies (and show them
 // as timeouts only): a queue of waiting requests is what these scenarios are about.
 const TIMEOUT_SECONDS = 10
 
-/** GET /wait (a 50 ms timer, then a small body) at -t2 -c100 and -t2 -c1000. */
-export async function wait(h) {
-  const app = { servers: WAIT_APPS, check: checkWait }
+/** GET /wait (a 50 ms timer, then a small body) at -t2 -c100 and -t2 -c1000, on servers started once. */
+export function wait(h) {
+  const loads = WAIT_CONNECTIONS.map((connections) => ({
+    name: `wait-c${connections}`,
+    baseline: 'node-http',
+    threads: 2,
+    connections,
+    path: WAIT_PATH,
+    seconds: h.quick ? 2 : WAIT_SECONDS,
+    timeout: TIMEOUT_SECONDS,
+  }))
+  return throughputLoads(h, { servers: serversFor(h, 'wait'), app: { servers: WAIT_APPS, check: checkWait }, loads })
+}
+
+/**
+ * The TechEmpower tests chosen (`tests`: db, queries, fortunes, updates, of --scenarios) at each
+ * placement of --placements: the servers are started once a placement (their pool's URL is
+ * where the database is) and measured test after test. Results in the order test, placement.
+ */
+export async function database(h, tests) {
+  const postgres = await startDatabase(h)
   const results = []
-  for (const connections of WAIT_CONNECTIONS) {
-    results.push(await throughput(h, `wait-c${connections}`, {
-      servers: serversFor(h, 'wait'),
+  for (const placement of h.placements ?? PLACEMENTS) {
+    const app = {
+      servers: DATABASE_APPS,
+      env: postgres.error === undefined ? { TE_DATABASE_URL: postgres.url(placement) } : {},
+      unavailable: () => postgres.error ?? (existsSync(join(h.bench, 'node_modules', 'pg', 'package.json')) ? null : 'pg not installed (npm ci --prefix benchmarks)'),
+      check: (port) => checkDatabase(port, postgres.query),
+      quiet: postgres.error === undefined ? [postgres.child.pid] : [],
+    }
+    const loads = tests.map((test) => ({
+      name: `${test}-${placement}`,
       baseline: 'node-http',
       threads: 2,
-      connections,
-      path: WAIT_PATH,
-      seconds: h.quick ? 2 : WAIT_SECONDS,
+      connections: DATABASE_CONNECTIONS[test],
+      path: DATABASE_PATHS[test],
+      seconds: h.quick ? 2 : DATABASE_SECONDS,
       timeout: TIMEOUT_SECONDS,
-      app,
     }))
+    results.push(...(await throughputLoads(h, { servers: serversFor(h, tests[0]), app, loads })))
   }
-  return results
+  const order = (result) => tests.indexOf(result.name.slice(0, result.name.lastIndexOf('-')))
+  return results.sort((a, b) => order(a) - order(b))
 }
-
-/** One TechEmpower test, at each placement of h.placements (--placements). */
-function databaseTest(test) {
-  return async (h) => {
-    const postgres = await database(h)
-    const results = []
-    for (const placement of h.placements ?? PLACEMENTS) {
-      const app = {
-        servers: DATABASE_APPS,
-        env: postgres.error === undefined ? { TE_DATABASE_URL: postgres.url(placement) } : {},
-        unavailable: () => postgres.error ?? (existsSync(join(h.bench, 'node_modules', 'pg', 'package.json')) ? null : 'pg not installed (npm ci --prefix benchmarks)'),
-        check: (port) => checkDatabase(port, postgres.query),
-        quiet: postgres.error === undefined ? [postgres.child.pid] : [],
-      }
-      results.push(await throughput(h, `${test}-${placement}`, {
-        servers: serversFor(h, test),
-        baseline: 'node-http',
-        threads: 2,
-        connections: DATABASE_CONNECTIONS[test],
-        path: DATABASE_PATHS[test],
-        seconds: h.quick ? 2 : DATABASE_SECONDS,
-        timeout: TIMEOUT_SECONDS,
-        app,
-      }))
-    }
-    return results
-  }
-}
-
-export const db = databaseTest('db')
-export const queries = databaseTest('queries')
-export const fortunes = databaseTest('fortunes')
-export const updates = databaseTest('updates')
 
 /**
  * The run's PostgreSQL, started (and seeded) by the first database scenario; { error } when it
  * cannot run here, and every database row is then skipped with that reason.
  */
-function database(h) {
+function startDatabase(h) {
   h.postgres ??= (async () => {
     const why = postgresUnavailable()
     if (why !== null) return { error: why }
