@@ -2,8 +2,9 @@
 // npm run bench: Pegasus against the servers a user would pick instead, on this machine, in one
 // run. Starts each server as its own process on 127.0.0.1, loads it with wrk (and two small
 // clients of its own: idle connections, a slow reader, WebSocket echo), and prints a Markdown table; writes results.json, table.md and chart.svg.
+// The database scenarios start a PostgreSQL cluster of their own (harness/postgres.js).
 //
-//   node benchmarks/run.js [--quick] [--rounds N] [--only a,b] [--scenarios x,y] [--node PATH] [--out DIR]
+//   node benchmarks/run.js [--quick] [--rounds N] [--only a,b] [--scenarios x,y] [--placements local,far] [--node PATH] [--out DIR]
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
@@ -15,18 +16,22 @@ import { chart, json, machineLines, markdown } from './harness/report.js'
 import { overload } from './harness/overload.js'
 import { accessLog, close, echo, expressJson, hello, idle, pipelined, rate, seed, serversFor, streaming, websocket, workers } from './harness/scenarios.js'
 import { SERVERS } from './harness/servers.js'
+import { database, databaseVersions, PLACEMENTS, stopDatabase, wait } from './harness/waiting.js'
 
 const bench = dirname(fileURLToPath(import.meta.url))
 const root = dirname(bench)
 
-const SCENARIOS = { hello, seed, rate, echo, pipelined, idle, streaming, 'access-log': accessLog, close, workers, 'express-json': expressJson, websocket, overload }
+// The four database tests are one function: it starts their servers once and measures the ones chosen.
+const SCENARIOS = { hello, seed, rate, echo, pipelined, idle, streaming, 'access-log': accessLog, close, workers, 'express-json': expressJson, websocket, wait, db: database, queries: database, fortunes: database, updates: database, overload }
+const DATABASE_SCENARIOS = ['db', 'queries', 'fortunes', 'updates']
 
-const USAGE = `usage: node benchmarks/run.js [--quick] [--rounds N] [--only a,b] [--scenarios x,y] [--node PATH] [--out DIR]
+const USAGE = `usage: node benchmarks/run.js [--quick] [--rounds N] [--only a,b] [--scenarios x,y] [--placements local,far] [--node PATH] [--out DIR]
 
   --quick          short runs (2 s each, 2,000 idle connections) for a development loop
   --rounds N       measure every server N times, alternating servers (default 2)
   --only a,b       servers: ${SERVERS.map((s) => s.name).join(', ')}
   --scenarios x,y  scenarios: ${Object.keys(SCENARIOS).join(', ')}
+  --placements p,q where the database scenarios' PostgreSQL is: ${PLACEMENTS.join(', ')} (2 ms away) (default: both)
   --node PATH      the Node.js binary Pegasus and the Node.js peers run on (default: this one)
   --out DIR        where results.json, table.md and chart.svg go (default benchmarks/results)
 `
@@ -45,6 +50,7 @@ function options() {
         rounds: { type: 'string', default: '2' },
         only: { type: 'string' },
         scenarios: { type: 'string' },
+        placements: { type: 'string' },
         node: { type: 'string', default: process.execPath },
         out: { type: 'string', default: join(bench, 'results') },
         help: { type: 'boolean', short: 'h', default: false },
@@ -64,10 +70,12 @@ function options() {
   for (const name of only) if (!SERVERS.some((s) => s.name === name)) fail(`unknown server: ${name}`)
   const scenarios = values.scenarios === undefined ? Object.keys(SCENARIOS) : list(values.scenarios)
   for (const name of scenarios) if (!(name in SCENARIOS)) fail(`unknown scenario: ${name}`)
+  const placements = values.placements === undefined ? PLACEMENTS : list(values.placements)
+  for (const name of placements) if (!PLACEMENTS.includes(name)) fail(`unknown placement: ${name}`)
   const node = resolve(values.node)
   const probe = spawnSync(node, ['-p', 'process.versions.node'], { encoding: 'utf8', timeout: 10_000 })
   if (probe.status !== 0 || !/^\d+\.\d+\.\d+$/.test(probe.stdout.trim())) fail(`--node ${values.node}: not a Node.js binary that runs here`)
-  return { quick: values.quick, rounds, only, scenarios, node, nodeVersion: probe.stdout.trim(), out: resolve(values.out) }
+  return { quick: values.quick, rounds, only, scenarios, placements, node, nodeVersion: probe.stdout.trim(), out: resolve(values.out) }
 }
 
 /** wrk is the load generator: without it there is nothing to measure. */
@@ -143,6 +151,7 @@ async function main() {
     node: opts.node,
     nodeVersion: opts.nodeVersion,
     servers: SERVERS.filter((s) => opts.only.includes(s.name)),
+    placements: opts.placements,
     log: (line) => process.stderr.write(`${clock()} ${line}\n`),
   }
   const cleanUp = () => {
@@ -161,11 +170,12 @@ async function main() {
   for (const server of h.servers) {
     if (server.unavailable(h) === null) versions.add(server.version(h))
   }
+  if (opts.scenarios.some((name) => DATABASE_SCENARIOS.includes(name))) for (const version of databaseVersions(h)) versions.add(version)
   versions.delete(null)
   const report = {
     machine: machine(wrkVersion, opts),
     versions: [...versions],
-    options: { quick: opts.quick, rounds: opts.rounds, only: opts.only, scenarios: opts.scenarios, node: opts.node },
+    options: { quick: opts.quick, rounds: opts.rounds, only: opts.only, scenarios: opts.scenarios, placements: opts.placements, node: opts.node },
     started: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
     elapsedSeconds: 0,
     results: [],
@@ -174,16 +184,25 @@ async function main() {
 
   const began = Date.now()
   // In the order the issue lists them, whatever order --scenarios gave.
-  for (const name of Object.keys(SCENARIOS).filter((n) => opts.scenarios.includes(n))) {
+  const chosen = Object.keys(SCENARIOS).filter((n) => opts.scenarios.includes(n))
+  const done = new Set()
+  for (const name of chosen) {
+    // A function behind several names (the database tests) runs once, given the names chosen.
+    const scenario = SCENARIOS[name]
+    if (done.has(scenario)) continue
+    done.add(scenario)
+    const names = chosen.filter((n) => SCENARIOS[n] === scenario)
     // A scenario none of the chosen servers takes part in (access-log without pegasus,
     // express-json without the Express servers, workers with none of its servers) is left out.
     if (serversFor(h, name).length === 0) {
-      h.log(`== ${name}: none of the chosen servers takes part, skipped`)
+      h.log(`== ${names.join(', ')}: none of the chosen servers takes part, skipped`)
       continue
     }
-    h.log(`== ${name}`)
-    report.results.push(await SCENARIOS[name](h))
+    h.log(`== ${names.join(', ')}`)
+    // Issue 18's scenarios give one result per load, test and placement.
+    report.results.push(...[await scenario(h, names)].flat())
   }
+  await stopDatabase(h)
   report.elapsedSeconds = Math.round((Date.now() - began) / 1000)
 
   const table = markdown(report)

@@ -15,8 +15,9 @@ const WITH_FILE_LIMIT = 'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -H -
 /**
  * Starts `command args` as the leader of a new process group. `output`: a file for stdout and
  * stderr, or 'ignore' (/dev/null). `stdoutNull`: stdout to /dev/null, stderr to `output`.
+ * `user`: { uid, gid } to run as (PostgreSQL refuses to run as root).
  */
-export function start(command, args, { cwd, env, output = 'ignore', stdoutNull = false, ipc = false } = {}) {
+export function start(command, args, { cwd, env, output = 'ignore', stdoutNull = false, ipc = false, user } = {}) {
   const fd = output === 'ignore' ? 'ignore' : openSync(output, 'a')
   const stdio = ['ignore', stdoutNull ? 'ignore' : fd, fd]
   if (ipc) stdio.push('ipc')
@@ -25,6 +26,7 @@ export function start(command, args, { cwd, env, output = 'ignore', stdoutNull =
     env: { ...process.env, ...env },
     stdio,
     detached: true,
+    ...user,
   })
   if (typeof fd === 'number') closeSync(fd)
   live.add(child)

@@ -14,6 +14,16 @@ const TITLES = {
   workers: 'workers: GET /, wrk -t1 -c100 (keep-alive), one worker vs two vs node:cluster',
   'express-json': 'express-json: the Express app only, POST /json, a 118-byte JSON document through express.json(), answered with res.json()',
   websocket: 'websocket: ws echo servers, 1,000 connections, each sending a 64-byte message and awaiting its echo in a loop',
+  'wait-c100': 'wait-c100: GET /wait, the handler awaits a 50 ms timer, then answers 13 bytes; wrk -t2 -c100',
+  'wait-c1000': 'wait-c1000: the same, wrk -t2 -c1000',
+  'db-local': 'db-local: TechEmpower db, one random World row as JSON, PostgreSQL on this machine (pg, a pool of 20); wrk -t2 -c256',
+  'db-far': 'db-far: the same, PostgreSQL 2 ms away (every statement waits 2 ms in the database)',
+  'queries-local': 'queries-local: TechEmpower queries, GET /queries?queries=20, 20 rows read one by one, as JSON; local; wrk -t2 -c64',
+  'queries-far': 'queries-far: the same, 2 ms away',
+  'fortunes-local': 'fortunes-local: TechEmpower fortunes, 12 rows and one added, sorted, escaped into an HTML table; local; wrk -t2 -c256',
+  'fortunes-far': 'fortunes-far: the same, 2 ms away',
+  'updates-local': 'updates-local: TechEmpower updates, GET /updates?queries=20, 20 rows read one by one, then written in one UPDATE; local; wrk -t2 -c64',
+  'updates-far': 'updates-far: the same, 2 ms away',
   idle: 'idle: keep-alive connections, each after one GET /',
   streaming: 'streaming: one 100 MiB response to a slow reader',
   overload: OVERLOAD_TITLE,
@@ -208,7 +218,8 @@ export function markdown(report, { machine = true } = {}) {
       '',
       throughputTable(results),
       '',
-      'Ratios: per round to node:http (access-log: to Pegasus with its log off; close: to the single process; workers: to --workers 1; Express on Pegasus: to Express on node:http), median over rounds. ' +
+      'Ratios: per round to node:http (access-log: to Pegasus with its log off; close: to the single process; workers: to --workers 1; Express on Pegasus: to Express on node:http; ' +
+        'in the database scenarios Hono on Pegasus and on Bun.serve: to Hono on @hono/node-server), median over rounds. ' +
         'CPU: user+system time of the server\'s processes (/proc) over the run, per 1,000 requests. ' +
         "Peak RSS: the server's process tree, sampled every 100 ms. " +
         "p99.9 and max: wrk's own latency record (lua/latency.lua); in the rate scenario every latency counts from when the request was due, so a stall is charged for the queue behind it." +

@@ -7,7 +7,8 @@ import { readFileSync, statSync, truncateSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { checkAnswers, PEGASUS_ACCESS_LOG, PEGASUS_ACCESS_LOG_FILE } from './servers.js'
-import { freePort, run, start, stop, tail, waitUntilAnswering } from './processes.js'
+import { DATABASE_APPS, WAIT_APPS } from './apps.js'
+import { freePort, request, run, start, stop, tail, waitUntilAnswering } from './processes.js'
 import { cpuByPid, processTree, sampleRss, treeCpuMs, treeRss } from './procfs.js'
 import { wrk } from './wrk.js'
 import { median, medians } from './stats.js'
@@ -27,6 +28,12 @@ const MEMBERS = {
   ],
   workers: ['pegasus-single', 'pegasus-w1', 'pegasus-w2', 'pegasus-w2-rr', 'pegasus-w2-shared', 'pegasus-w2-reuseport', 'node-http', 'node-cluster'],
   rate: ['pegasus', 'node-http', 'node-net', 'bun', 'nginx'],
+  // Issue 18's: the servers that have an app for them (harness/apps.js).
+  wait: Object.keys(WAIT_APPS),
+  db: Object.keys(DATABASE_APPS),
+  queries: Object.keys(DATABASE_APPS),
+  fortunes: Object.keys(DATABASE_APPS),
+  updates: Object.keys(DATABASE_APPS),
 }
 
 /**
@@ -148,58 +155,92 @@ function seconds(h) {
  * Starts every server of the scenario once, warms each up for a second, then measures them in
  * turn, A B C ... A B C ..., for h.rounds rounds. Between runs the harness waits until every
  * server's CPU is quiet, so that no server's leftovers (gunicorn's backlog) slow the next one.
+ *
+ * `app` (the scenarios that wait, harness/apps.js): what each server runs instead of the
+ * benchmark app, its label and baseline there, why it cannot run, a check of its answers, and
+ * other processes that must be quiet too (PostgreSQL). `path`, `seconds` and `timeout` (wrk's
+ * --timeout) default to GET /, the scenario length of --quick or not, and wrk's 2 s.
  */
-async function throughput(h, name, { servers, baseline, threads, connections, script, headers = [], compare = [], rate }) {
-  const rows = servers.map((server) => newRow(h, server, name))
+export async function throughput(h, name, { servers, app, ...load }) {
+  const [result] = await throughputLoads(h, { servers, app, loads: [{ name, ...load }] })
+  return result
+}
+
+/**
+ * throughput() for several loads (each a result of its own: name, baseline, threads,
+ * connections, ...) on the same servers, started once and measured load after load: the
+ * scenarios that wait measure four requests of one app, or two loads of one handler.
+ */
+export async function throughputLoads(h, { servers, app, loads }) {
+  const first = loads[0]
+  const launchRows = servers.map((server) => newRow(h, server, first.name, app))
   const running = []
-  const close = headers.includes('Connection: close')
+  const results = []
   try {
-    for (const row of rows.filter((r) => r.status === 'ok')) {
-      const instance = await launch(h, row, name, { echo: name === 'echo', pipelined: name === 'pipelined' ? 16 : 0, json: name === 'express-json', close })
-      if (instance !== null) running.push(instance)
+    const close = (first.headers ?? []).includes('Connection: close')
+    for (const row of launchRows.filter((r) => r.status === 'ok')) {
+      const instance = await launch(h, row, first.name, { echo: first.name === 'echo', pipelined: first.name === 'pipelined' ? 16 : 0, json: first.name === 'express-json', close }, app)
+      if (instance !== null) running.push({ ...instance, rows: [] })
     }
-    const load = { threads, connections, script, headers }
-    // wrk's closed loop, or the constant rate of rate-client.mjs (the rate scenario).
-    const measure = rate === undefined ? (port) => wrk({ port, seconds: seconds(h), ...load }) : (port) => rateLoad(h, port, rate, connections, seconds(h))
-    for (const instance of running) {
-      await wrk({ port: instance.port, seconds: 1, ...load }).catch(() => {})
-      await checkLogFile(h, name, instance)
-    }
-    for (let round = 1; round <= h.rounds; round++) {
-      for (const instance of running) {
-        const { row } = instance
-        if (row.status !== 'ok') continue
-        await settle(running)
-        if (exited(instance)) {
-          fail(row, `exited before round ${round}: ${tail(instance.log)}`)
-          continue
-        }
-        const pid = instance.child.pid
-        // An access log file starts each run empty: what a run writes stays on one disk's worth.
-        if (instance.logFile !== undefined) truncateSync(instance.logFile, 0)
-        const cpuBefore = treeCpuMs(pid)
-        const byPidBefore = cpuByPid(pid)
-        const rss = sampleRss(pid)
-        let result
-        try {
-          result = await measure(instance.port)
-        } catch (error) {
-          rss.stop()
-          fail(row, `round ${round}: ${error.message}`)
-          continue
-        }
-        const peakRss = rss.stop()
-        const cpuMs = treeCpuMs(pid) - cpuBefore
-        const split = cpuSplit(pid, byPidBefore, cpuByPid(pid))
-        if (exited(instance)) fail(row, `exited during round ${round}: ${tail(instance.log)}`)
-        const per1k = (ms) => (result.requests > 0 ? (ms * 1000) / result.requests : null)
-        const run = { round, ...result, peakRss, cpuMs, cpuPer1k: per1k(cpuMs), ...split, primaryCpuPer1k: split.processes > 1 ? per1k(split.primaryCpuMs) : null }
-        row.runs.push(run)
-        h.log(`[${name}] round ${round}/${h.rounds} ${row.label}: ${Math.round(run.rps).toLocaleString('en-US')} req/s, p99 ${run.p99 ?? "–"} ms, ${run.errorCount} errors`)
-      }
-    }
+    for (const load of loads) results.push(await measureLoad(h, load, launchRows, running, app))
   } finally {
     await Promise.all(running.map((instance) => finish(instance)))
+  }
+  return results
+}
+
+/** One load on the running servers: warm-up, rounds, medians and ratios (see throughput()). */
+async function measureLoad(h, { name, baseline, threads, connections, script, headers = [], compare = [], rate, path, seconds: runSeconds, timeout }, launchRows, running, app) {
+  // A row per server for this load, as the launch left it (skipped, or a note of its checks).
+  const rows = launchRows.map((row) => ({ ...row, runs: [] }))
+  for (const instance of running) {
+    instance.row = rows.find((row) => row.server === instance.row.server)
+    instance.rows.push(instance.row)
+  }
+  const secs = runSeconds ?? seconds(h)
+  const load = { threads, connections, script, headers, path, timeout }
+  // wrk's closed loop, or the constant rate of rate-client.mjs (the rate scenario).
+  const measure = rate === undefined ? (port) => wrk({ port, seconds: secs, ...load }) : (port) => rateLoad(h, port, rate, connections, secs)
+  for (const instance of running) {
+    if (instance.row.status !== 'ok') continue
+    await wrk({ port: instance.port, seconds: 1, ...load }).catch(() => {})
+    await checkLogFile(h, name, instance)
+  }
+  for (let round = 1; round <= h.rounds; round++) {
+    for (const instance of running) {
+      const { row } = instance
+      if (row.status !== 'ok') continue
+      await settle(running, app?.quiet ?? [])
+      if (app !== undefined && !(await drained(instance)) && !row.note.includes('still busy')) {
+        row.note = join2(row.note, `round ${round}: still busy ${DRAIN_MS / 1000} s after the previous run (GET / not answered within ${PROMPT_MS} ms): measured behind that queue`)
+      }
+      if (exited(instance)) {
+        fail(row, `exited before round ${round}: ${tail(instance.log)}`)
+        continue
+      }
+      const pid = instance.child.pid
+      // An access log file starts each run empty: what a run writes stays on one disk's worth.
+      if (instance.logFile !== undefined) truncateSync(instance.logFile, 0)
+      const cpuBefore = treeCpuMs(pid)
+      const byPidBefore = cpuByPid(pid)
+      const rss = sampleRss(pid)
+      let result
+      try {
+        result = await measure(instance.port)
+      } catch (error) {
+        rss.stop()
+        fail(row, `round ${round}: ${error.message}`)
+        continue
+      }
+      const peakRss = rss.stop()
+      const cpuMs = treeCpuMs(pid) - cpuBefore
+      const split = cpuSplit(pid, byPidBefore, cpuByPid(pid))
+      if (exited(instance)) fail(row, `exited during round ${round}: ${tail(instance.log)}`)
+      const per1k = (ms) => (result.requests > 0 ? (ms * 1000) / result.requests : null)
+      const run = { round, ...result, peakRss, cpuMs, cpuPer1k: per1k(cpuMs), ...split, primaryCpuPer1k: split.processes > 1 ? per1k(split.primaryCpuMs) : null }
+      row.runs.push(run)
+      h.log(`[${name}] round ${round}/${h.rounds} ${row.label}: ${Math.round(run.rps).toLocaleString('en-US')} req/s, p99 ${run.p99 ?? "–"} ms, ${run.errorCount} errors`)
+    }
   }
   for (const row of rows) {
     if (row.runs.length === 0) continue
@@ -215,8 +256,27 @@ async function throughput(h, name, { servers, baseline, threads, connections, sc
     const rowB = rows.find((r) => r.server === b && r.runs.length > 0)
     if (rowA !== undefined && rowB !== undefined) comparisons.push({ a, b, labelA: rowA.label, labelB: rowB.label, ratio: ratiosTo(rowA, rowB, metrics) })
   }
-  const load = { threads, connections, seconds: seconds(h), script: script && script.slice(h.bench.length + 1), headers, rate }
-  return { name, kind: 'throughput', baseline, load, rows, comparisons }
+  const summary = { threads, connections, seconds: secs, script: script && script.slice(h.bench.length + 1), headers, rate, path, timeout }
+  return { name, kind: 'throughput', baseline, load: summary, rows, comparisons }
+}
+
+const DRAIN_MS = 30_000
+const PROMPT_MS = 100
+
+/**
+ * A waiting app uses next to no CPU while requests queue in its server (the warm-up's, or those
+ * of the connections wrk closed at the end of the previous run), so settle() passes while a run
+ * would start behind that queue. True once GET / is answered within PROMPT_MS (at most DRAIN_MS).
+ */
+async function drained(instance) {
+  const deadline = Date.now() + DRAIN_MS
+  while (Date.now() < deadline && !exited(instance)) {
+    const started = performance.now()
+    const answered = await request(instance.port, { timeoutMs: 5000 }).then(() => true, () => false)
+    if (answered && performance.now() - started < PROMPT_MS) return true
+    await sleep(100)
+  }
+  return false
 }
 
 /** One run of rate-client.mjs, in wrk's result's shape. */
@@ -492,9 +552,13 @@ async function wsLoad(h, port, connections, secs, beforeGo = () => {}) {
 
 // --- shared -----------------------------------------------------------------------------------
 
-function newRow(h, server, scenario) {
-  const row = { server: server.name, label: server.label, status: 'ok', note: '', runs: [], median: null, ratio: null, def: server }
-  const unavailable = server.unavailable(h)
+function newRow(h, server, scenario, app) {
+  const own = app?.servers[server.name]
+  const label = own?.label ?? server.label
+  // Express on Pegasus is compared with Express on node:http (`baseline`), and so on.
+  const baseline = app === undefined ? server.baseline : own?.baseline
+  const row = { server: server.name, label, baseline, status: 'ok', note: '', runs: [], median: null, ratio: null, def: server }
+  const unavailable = server.unavailable(h) ?? app?.unavailable?.() ?? null
   const notApplicable = unavailable === null ? server.notApplicable(scenario) : null
   if (unavailable !== null) {
     row.status = 'skipped'
@@ -510,9 +574,9 @@ function newRow(h, server, scenario) {
  * Starts the row's server on a free port and checks its answers; null (and the row skipped
  * with the reason) when it does not come up.
  */
-async function launch(h, row, scenario, checks) {
+async function launch(h, row, scenario, checks, app) {
   const port = await freePort()
-  const spec = row.def.launch(h, port, scenario)
+  const spec = app === undefined ? row.def.launch(h, port, scenario) : { ...app.servers[row.server].launch(h, port), env: app.env }
   const log = join(h.tmp, `${row.server}-${scenario}-${port}.log`)
   const child = start(spec.command, spec.args, { cwd: spec.cwd, env: spec.env, output: log, stdoutNull: spec.stdoutNull })
   try {
@@ -537,7 +601,8 @@ async function launch(h, row, scenario, checks) {
       return null
     }
   }
-  const wrong = await checkAnswers(port, checks).catch((error) => error.message)
+  let wrong = await checkAnswers(port, checks).catch((error) => error.message)
+  if (wrong === null && app?.check !== undefined) wrong = await app.check(port).catch((error) => error.message)
   if (wrong !== null && !row.note.includes(wrong)) {
     row.note = join2(row.note, `check failed: ${wrong}`)
     h.log(`[${scenario}] ${row.label}: check failed: ${wrong}`)
@@ -573,8 +638,11 @@ async function finish(instance) {
   await stop(instance.child)
   if (lines.length === 0) return
   const text = `its log: ${lines[0].trim().slice(0, 160)}${lines.length > 1 ? ` (+${lines.length - 1} more such lines)` : ''}`
-  instance.row.note = join2(instance.row.note, text)
-  instance.row.logTrouble = (instance.row.logTrouble ?? []).concat(lines.slice(0, 20))
+  // Every row it was measured under (throughputLoads: one a load), else the one it was started for.
+  for (const row of instance.rows ?? [instance.row]) {
+    row.note = join2(row.note, text)
+    row.logTrouble = (row.logTrouble ?? []).concat(lines.slice(0, 20))
+  }
 }
 
 function exited(instance) {
@@ -605,7 +673,7 @@ function addRatios(rows, baselineName, metrics) {
   const scenarioBase = usable(baselineName)
   for (const row of rows) {
     if (row.runs.length === 0) continue
-    const own = row.def.baseline !== undefined ? usable(row.def.baseline) : null
+    const own = row.baseline !== undefined ? usable(row.baseline) : null
     const base = own ?? scenarioBase
     if (base === null) continue
     row.ratioTo = { server: base.server, label: base.label }
@@ -630,11 +698,11 @@ function ratiosTo(row, base, metrics) {
 }
 
 /**
- * Waits until the servers' processes use next to no CPU (at most 5 % of a core over 250 ms),
- * for at most 15 s.
+ * Waits until the servers' processes (and `others`: PostgreSQL's) use next to no CPU (at most
+ * 5 % of a core over 250 ms), for at most 15 s.
  */
-async function settle(instances) {
-  const pids = instances.filter((i) => !exited(i)).map((i) => i.child.pid)
+async function settle(instances, others = []) {
+  const pids = instances.filter((i) => !exited(i)).map((i) => i.child.pid).concat(others)
   const total = () => pids.reduce((sum, pid) => sum + treeCpuMs(pid), 0)
   const deadline = Date.now() + 15_000
   let before = total()

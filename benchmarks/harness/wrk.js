@@ -27,11 +27,14 @@ function withLatency(script) {
 const TIME_UNITS = { us: 0.001, ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
 
 /**
- * `wrk -tT -cC -dDs --latency [-H header]... [-s script] http://127.0.0.1:PORT/PATH`; resolves
- * with the parsed report, or rejects with wrk's own words when it fails.
+ * `wrk -tT -cC -dDs --latency [--timeout Ns] [-H header]... [-s script] http://127.0.0.1:PORT/PATH`;
+ * resolves with the parsed report, or rejects with wrk's own words when it fails. wrk leaves
+ * an answer slower than its timeout (2 s unless given) out of the latencies and counts it as a
+ * timeout.
  */
-export async function wrk({ port, path = '/', threads, connections, seconds, script, headers = [] }) {
+export async function wrk({ port, path = '/', threads, connections, seconds, script, headers = [], timeout }) {
   const args = [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, '--latency']
+  if (timeout !== undefined) args.push('--timeout', `${timeout}s`)
   for (const header of headers) args.push('-H', header)
   args.push('-s', withLatency(script))
   args.push(`http://127.0.0.1:${port}${path}`)

@@ -20,6 +20,16 @@ export function address() {
 }
 
 /**
+ * The default export of the module named third on the command line (`server.mjs PORT HOST
+ * MODULE`), MODULE relative to this folder: the runners that serve another file's app.
+ */
+export async function appModule() {
+  const name = process.argv[4]
+  if (name === undefined) throw new Error(`usage: ${process.argv[1]} PORT HOST MODULE`)
+  return (await import(new URL(name, import.meta.url).href)).default
+}
+
+/**
  * The path params of an echo route (`/echo`, `/echo/a`, ... up to three non-empty segments),
  * or null when `path` is no echo route. Segments are percent-decoded, as Flask does.
  */
