@@ -136,6 +136,7 @@ export class Dispatcher {
     res.release = release
     res.calledAt = Date.now()
     this.calls++
+    this.guard.started++
     const watch = this.watch
     if (watch === null) {
       this.invoke(res)

@@ -42,9 +42,9 @@ export class LoadGuard {
   private busyBefore: boolean
   /** The CPU time per app call over the last window reached COSTLY. */
   costly: boolean
-  /** App calls finished, and their count when the window began. */
-  private finished: number
-  private finishedBefore: number
+  /** App calls started (the dispatcher counts them), and their count when the window began. */
+  started: number
+  private startedBefore: number
   /** performance.now() at the first request of the current loop turn; 0 between turns. */
   private turnStart: number
   /** How long the requests of the current turn may have waited before it began (ms). */
@@ -69,8 +69,8 @@ export class LoadGuard {
     this.saturated = false
     this.busyBefore = false
     this.costly = false
-    this.finished = 0
-    this.finishedBefore = 0
+    this.started = 0
+    this.startedBefore = 0
     this.turnStart = 0
     this.carry = 0
     this.prevTurnStart = 0
@@ -131,7 +131,6 @@ export class LoadGuard {
   observe(ms: number): void {
     if (ms < this.fastest) this.fastest = ms
     this.samples++
-    this.finished++
   }
 
   private beginTurn(now: number): void {
@@ -149,11 +148,12 @@ export class LoadGuard {
     const cpu = this.cpu()
     const cpuMs = (cpu - this.windowCpu) / 1000
     const busy = performance.eventLoopUtilization(elu, this.windowElu).utilization >= SATURATED
-    // CPU time per call finished (none finished while busy: each costs more than the window).
-    // CPU time, not the loop's wall time: a process starved of CPU by the machine's other work
-    // does not make cheap requests look costly.
-    const calls = this.finished - this.finishedBefore
-    this.finishedBefore = this.finished
+    // CPU time per call started (none started while busy: the loop is busy with something else,
+    // which new calls would add to). Calls started, not finished: calls that await outlast the
+    // window. CPU time, not the loop's wall time: a process starved of CPU by the machine's other
+    // work does not make cheap requests look costly.
+    const calls = this.started - this.startedBefore
+    this.startedBefore = this.started
     this.costly = calls === 0 || cpuMs / calls >= COSTLY
     this.saturated = busy && this.busyBefore
     this.busyBefore = busy
