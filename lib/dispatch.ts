@@ -90,6 +90,7 @@ export class Dispatcher {
     const queue = this.queue
     const queueFull = this.maxQueue >= 0 && queue.running() >= queue.concurrency && queue.length() >= this.maxQueue
     if (!queueFull && this.guard.admit()) return false
+    this.guard.handled++
     this.shedCount++
     const now = Date.now()
     if (now - this.warnedAt >= WARN_INTERVAL) {
@@ -136,7 +137,7 @@ export class Dispatcher {
     res.release = release
     res.calledAt = Date.now()
     this.calls++
-    this.guard.started++
+    this.guard.handled++
     const watch = this.watch
     if (watch === null) {
       this.invoke(res)

@@ -42,9 +42,12 @@ export class LoadGuard {
   private busyBefore: boolean
   /** The CPU time per app call over the last window reached COSTLY. */
   costly: boolean
-  /** App calls started (the dispatcher counts them), and their count when the window began. */
-  started: number
-  private startedBefore: number
+  /**
+   * Requests the dispatcher has handled (app calls started, and requests shed), and their count
+   * when the window began.
+   */
+  handled: number
+  private handledBefore: number
   /** performance.now() at the first request of the current loop turn; 0 between turns. */
   private turnStart: number
   /** How long the requests of the current turn may have waited before it began (ms). */
@@ -69,8 +72,8 @@ export class LoadGuard {
     this.saturated = false
     this.busyBefore = false
     this.costly = false
-    this.started = 0
-    this.startedBefore = 0
+    this.handled = 0
+    this.handledBefore = 0
     this.turnStart = 0
     this.carry = 0
     this.prevTurnStart = 0
@@ -148,12 +151,13 @@ export class LoadGuard {
     const cpu = this.cpu()
     const cpuMs = (cpu - this.windowCpu) / 1000
     const busy = performance.eventLoopUtilization(elu, this.windowElu).utilization >= SATURATED
-    // CPU time per call started (none started while busy: the loop is busy with something else,
-    // which new calls would add to). Calls started, not finished: calls that await outlast the
-    // window. CPU time, not the loop's wall time: a process starved of CPU by the machine's other
-    // work does not make cheap requests look costly.
-    const calls = this.started - this.startedBefore
-    this.startedBefore = this.started
+    // CPU time per request handled (none while busy: the loop is busy with something else, which
+    // new calls would add to). Requests handled, not calls finished: calls that await outlast the
+    // window; and the shed ones count, or shedding would make the calls left look costlier and
+    // feed itself. CPU time, not the loop's wall time: a process starved of CPU by the machine's
+    // other work does not make cheap requests look costly.
+    const calls = this.handled - this.handledBefore
+    this.handledBefore = this.handled
     this.costly = calls === 0 || cpuMs / calls >= COSTLY
     this.saturated = busy && this.busyBefore
     this.busyBefore = busy

@@ -190,10 +190,10 @@ t.test('LoadGuard: where requests cost the loop little, only a wait past a secon
   const guard = new LoadGuard(onCpu)
   const g = guard as unknown as { judge(): void }
   for (let i = 0; i < 16; i++) guard.observe(0)
-  // Two busy windows, each with a thousand calls started: 0.06 ms of CPU per call.
+  // Two busy windows, each with a thousand requests handled: 0.06 ms of CPU per call.
   for (let round = 0; round < 2; round++) {
     busy(60)
-    guard.started += 1000
+    guard.handled += 1000
     g.judge()
   }
   t.ok(guard.saturated, 'saturated')
@@ -202,7 +202,7 @@ t.test('LoadGuard: where requests cost the loop little, only a wait past a secon
   busy(30)
   t.ok(guard.waited() >= 30)
   t.ok(guard.admit(), 'a 30 ms wait is served')
-  // A window in which no call started: the loop is busy with something else.
+  // A window in which no request came: the loop is busy with something else.
   busy(60)
   g.judge()
   t.ok(guard.costly)
@@ -216,9 +216,9 @@ t.test('LoadGuard: cost is CPU time: a loop starved of CPU by the machine does n
   for (let i = 0; i < 16; i++) guard.observe(0)
   for (let round = 0; round < 2; round++) {
     busy(60)
-    // 60 ms busy on the wall clock, 5 ms of it on the CPU, 100 calls started.
+    // 60 ms busy on the wall clock, 5 ms of it on the CPU, 100 requests handled.
     cpu += 5000
-    guard.started += 100
+    guard.handled += 100
     g.judge()
   }
   t.ok(guard.saturated)
