@@ -33,8 +33,8 @@ const LATENCY_PERIOD = 5000
 /** App calls observed before the budget is believed (until then nothing is shed). */
 const MIN_SAMPLES = 16
 /** CPU time per request (ms) from which shedding pays; under it, the hard budget only. */
-const COSTLY = 0.5
-const HARD_BUDGET = 1000
+const COSTLY = 1
+const HARD_BUDGET = 2000
 
 export class LoadGuard {
   /** The loop's utilization reached SATURATED over the last two windows. */

@@ -186,7 +186,7 @@ t.test('LoadGuard: admits everything until the loop is saturated; the budget fol
   t.ok(guard.admit())
 })
 
-t.test('LoadGuard: where requests cost the loop little, only a wait past a second is shed', async (t) => {
+t.test('LoadGuard: where requests cost the loop little, only a wait past two seconds is shed', async (t) => {
   const guard = new LoadGuard(onCpu)
   const g = guard as unknown as { judge(): void }
   for (let i = 0; i < 16; i++) guard.observe(0)
