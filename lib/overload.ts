@@ -40,8 +40,11 @@ export class LoadGuard {
   /** The loop's utilization reached SATURATED over the last two windows. */
   saturated: boolean
   private busyBefore: boolean
-  /** The CPU time per app call over the last window reached COSTLY. */
+  /** The CPU time per request over the last two windows reached COSTLY. */
   costly: boolean
+  /** The last window's CPU time (ms) and requests handled. */
+  private lastCpu: number
+  private lastHandled: number
   /**
    * Requests the dispatcher has handled (app calls started, and requests shed), and their count
    * when the window began.
@@ -72,6 +75,8 @@ export class LoadGuard {
     this.saturated = false
     this.busyBefore = false
     this.costly = false
+    this.lastCpu = 0
+    this.lastHandled = 0
     this.handled = 0
     this.handledBefore = 0
     this.turnStart = 0
@@ -151,14 +156,16 @@ export class LoadGuard {
     const cpu = this.cpu()
     const cpuMs = (cpu - this.windowCpu) / 1000
     const busy = performance.eventLoopUtilization(elu, this.windowElu).utilization >= SATURATED
-    // CPU time per request handled (none while busy: the loop is busy with something else, which
-    // new calls would add to). Requests handled, not calls finished: calls that await outlast the
-    // window; and the shed ones count, or shedding would make the calls left look costlier and
-    // feed itself. CPU time, not the loop's wall time: a process starved of CPU by the machine's
-    // other work does not make cheap requests look costly.
+    // CPU time per request handled over the last two windows (none handled: nothing new is
+    // known). Requests handled, not calls finished: calls that await outlast the window; and the
+    // shed ones count, or shedding would make the calls left look costlier and feed itself. CPU
+    // time, not the loop's wall time: a process starved of CPU by the machine's other work does
+    // not make cheap requests look costly.
     const calls = this.handled - this.handledBefore
     this.handledBefore = this.handled
-    this.costly = calls === 0 || cpuMs / calls >= COSTLY
+    if (calls + this.lastHandled > 0) this.costly = (cpuMs + this.lastCpu) / (calls + this.lastHandled) >= COSTLY
+    this.lastCpu = cpuMs
+    this.lastHandled = calls
     this.saturated = busy && this.busyBefore
     this.busyBefore = busy
     this.windowElu = elu

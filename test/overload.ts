@@ -169,13 +169,15 @@ t.test('LoadGuard: admits everything until the loop is saturated; the budget fol
   const saturated = await (async () => {
     const deadline = Date.now() + 30_000
     while (Date.now() < deadline) {
+      // One request every 60 ms of work: costly.
       busy(60)
+      guard.handled++
       await new Promise((resolve) => setImmediate(resolve))
-      if (guard.saturated) return true
+      if (guard.saturated && guard.costly) return true
     }
     return false
   })()
-  t.ok(saturated, 'two busy windows in a row: saturated')
+  t.ok(saturated, 'two busy windows in a row: saturated, and costly')
   guard.waited()
   busy(30)
   t.ok(guard.waited() >= 30, 'a request read later in the same turn has waited that long')
@@ -202,11 +204,20 @@ t.test('LoadGuard: where requests cost the loop little, only a wait past two sec
   busy(30)
   t.ok(guard.waited() >= 30)
   t.ok(guard.admit(), 'a 30 ms wait is served')
-  // A window in which no request came: the loop is busy with something else.
+  // Windows in which no request came tell nothing new.
   busy(60)
   g.judge()
+  t.notOk(guard.costly, 'a window without requests changes nothing')
+  // Windows of requests that cost 5 ms of CPU each.
+  for (let round = 0; round < 2; round++) {
+    busy(60)
+    guard.handled += 10
+    g.judge()
+  }
   t.ok(guard.costly)
-  t.notOk(guard.admit(), 'and now shed')
+  guard.waited()
+  busy(30)
+  t.notOk(guard.admit(), 'and now a 30 ms wait is shed')
 })
 
 t.test('LoadGuard: cost is CPU time: a loop starved of CPU by the machine does not make cheap calls costly', async (t) => {
