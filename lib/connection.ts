@@ -151,6 +151,8 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner, H
   private held: ReadControl | null
   /** The socket reads straight to onData (acceptDirect), not through 'data' events. */
   private readonly direct: DirectReads | null
+  /** When a request of this connection was last shed (performance.now()); 0: not since. */
+  private shedAt: number
 
   constructor(socket: Socket, settings: ConnectionSettings, direct: DirectReads | null = null) {
     this.socket = socket
@@ -189,6 +191,7 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner, H
     this.proxyHeader = null
     this.held = null
     this.direct = direct
+    this.shedAt = 0
     if (direct !== null) {
       direct.reader = this.dataListener
       // Flowing, so that the client's FIN still comes as 'end'.
@@ -348,6 +351,7 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner, H
 
   onRequest(head: RequestHead): void {
     this.headStartedAt = 0
+    if (this.shedAt !== 0) this.cameBack()
     // An upgrade someone takes, with nothing before it in flight: the socket goes to them.
     if (head.upgrade && this.settings.upgrade !== null && this.first === null && !head.chunked && head.contentLength <= 0) {
       this.upgrading = new Request(this, head)
@@ -409,6 +413,7 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner, H
    */
   private shed(res: Response): void {
     if (res.req.complete) {
+      this.shedAt = performance.now()
       res.reset(SHED.status)
       res.setHeader('Content-Type', 'text/plain; charset=utf-8')
       res.setHeader('Retry-After', '1')
@@ -421,6 +426,12 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner, H
     res.failure = SHED
     res.destroy()
     if (res === this.first) this.advance()
+  }
+
+  /** The client sends again after a 503: the load guard learns how soon clients come back. */
+  private cameBack(): void {
+    this.settings.dispatcher.guard.cameBack(performance.now() - this.shedAt)
+    this.shedAt = 0
   }
 
   private dispatchWaiting(): void {

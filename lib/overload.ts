@@ -15,7 +15,10 @@
 // microseconds): below COSTLY ms of CPU time per request, a saturated loop is the queue of a
 // bounded population of clients (each waits for its answer before it asks again: wrk, a pool of
 // connections), which a 503 does not shorten, since the client asks again at once. There only a
-// wait past HARD_BUDGET is shed.
+// wait past HARD_BUDGET is shed. The same when the clients shed come straight back on the same
+// connection, sooner than SOON ms where Retry-After told them 1 s (wrk, a client that retries at
+// once): if most of a batch of FOLLOW_UPS do, shedding only spins, and it stops until the loop is
+// no longer saturated.
 import { performance } from 'node:perf_hooks'
 
 /** How often the loop's utilization is judged, in ms. */
@@ -35,6 +38,10 @@ const MIN_SAMPLES = 16
 /** CPU time per request (ms) from which shedding pays; under it, the hard budget only. */
 const COSTLY = 1
 const HARD_BUDGET = 2000
+/** A request on a connection this soon (ms) after its 503 came straight back. */
+const SOON = 100
+/** Shed connections' next requests judged together. */
+const FOLLOW_UPS = 32
 
 export class LoadGuard {
   /** The loop's utilization reached SATURATED over the last two windows. */
@@ -42,6 +49,10 @@ export class LoadGuard {
   private busyBefore: boolean
   /** The CPU time per request over the last two windows reached COSTLY. */
   costly: boolean
+  /** Most clients shed came straight back: shedding only spins (until saturation ends). */
+  futile: boolean
+  private followUps: number
+  private straightBack: number
   /** The last window's CPU time (ms) and requests handled. */
   private lastCpu: number
   private lastHandled: number
@@ -75,6 +86,9 @@ export class LoadGuard {
     this.saturated = false
     this.busyBefore = false
     this.costly = false
+    this.futile = false
+    this.followUps = 0
+    this.straightBack = 0
     this.lastCpu = 0
     this.lastHandled = 0
     this.handled = 0
@@ -132,7 +146,17 @@ export class LoadGuard {
     if (!this.saturated) return true
     const waited = this.waited()
     const budget = this.budget
-    return waited <= (this.costly ? budget : Math.max(budget, HARD_BUDGET))
+    return waited <= (this.costly && !this.futile ? budget : Math.max(budget, HARD_BUDGET))
+  }
+
+  /** A connection shed `ms` ago sent its next request. */
+  cameBack(ms: number): void {
+    this.followUps++
+    if (ms < SOON) this.straightBack++
+    if (this.followUps < FOLLOW_UPS) return
+    this.futile = this.straightBack * 2 >= this.followUps
+    this.followUps = 0
+    this.straightBack = 0
   }
 
   /** An app call took `ms` from its start to its response's end. */
@@ -168,6 +192,11 @@ export class LoadGuard {
     this.lastHandled = calls
     this.saturated = busy && this.busyBefore
     this.busyBefore = busy
+    if (!this.saturated) {
+      this.futile = false
+      this.followUps = 0
+      this.straightBack = 0
+    }
     this.windowElu = elu
     this.windowCpu = cpu
     if (!this.saturated) this.prevTurnStart = 0

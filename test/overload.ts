@@ -69,9 +69,10 @@ function busy(ms: number): void {
 }
 
 t.test('a saturated event loop sheds new requests with 503 and Retry-After, keeps the connections, and recovers', async (t) => {
-  // 40 clients, each sending its next request 20 ms after the last is answered, to an app that
-  // does 10 ms of synchronous work: up to 400 ms of work queued behind the loop, 80x the app's
-  // own latency. (The pause keeps 503s from coming straight back as new requests.)
+  // 40 clients, each sending its next request 150 ms after the last is answered, to an app that
+  // does 10 ms of synchronous work: 250 requests a second where 100 can be served, up to 400 ms
+  // of work queued behind the loop, 80x the app's own latency. (The pause is what makes them
+  // independent clients: ones that came straight back after a 503 would make shedding futile.)
   const s = await startServer(t, (_req: Request, res: Response) => {
     busy(10)
     res.end('done\n')
@@ -94,7 +95,7 @@ t.test('a saturated event loop sheds new requests with 503 and Retry-After, keep
         shed++
         if (shedSeen.length < 3) shedSeen.push({ headers: last.headers as unknown as Record<string, string>, body: last.body.toString() })
       }
-      await sleep(20)
+      await sleep(150)
     }
   }
   await Promise.all(clients.map(loop))
@@ -113,6 +114,34 @@ t.test('a saturated event loop sheds new requests with 503 and Retry-After, keep
   await c.write(get('/'))
   const after = await c.waitForResponses(before + 1, { timeout: 10_000 })
   t.equal(after[before].statusCode, 200, 'once the load is gone, the same connection is served')
+  for (const client of clients) client.destroy()
+})
+
+t.test('clients that come straight back after their 503s (a closed loop): shedding stops, all are served in turn', async (t) => {
+  const s = await startServer(t, (_req: Request, res: Response) => {
+    busy(10)
+    res.end('done\n')
+  })
+  const guard = (s.server as unknown as { settings: { dispatcher: { guard: LoadGuard } } }).settings.dispatcher.guard
+  const clients = await Promise.all(Array.from({ length: 40 }, () => RawClient.connect(s.port)))
+  let ok = 0
+  let shed = 0
+  let futileSeen = false
+  const deadline = Date.now() + 60_000
+  const loop = async (c: RawClient): Promise<void> => {
+    let sent = 0
+    while (!(futileSeen && ok >= 200) && Date.now() < deadline) {
+      await c.write(get('/'))
+      sent++
+      const last = (await c.waitForResponses(sent, { timeout: 30_000 }))[sent - 1]
+      if (last.statusCode === 200) ok++
+      else shed++
+      if (guard.futile) futileSeen = true
+    }
+  }
+  await Promise.all(clients.map(loop))
+  t.ok(futileSeen, `the guard saw its 503s come straight back (${shed} 503s, ${ok} served)`)
+  t.ok(ok >= 200, 'and went on serving')
   for (const client of clients) client.destroy()
 })
 
@@ -237,6 +266,21 @@ t.test('LoadGuard: cost is CPU time: a loop starved of CPU by the machine does n
   guard.waited()
   busy(30)
   t.ok(guard.admit(), 'a 30 ms wait is served')
+})
+
+t.test('LoadGuard: shedding is futile when most clients shed come straight back', async (t) => {
+  const guard = new LoadGuard(onCpu)
+  for (let i = 0; i < 31; i++) guard.cameBack(1)
+  t.notOk(guard.futile, 'judged by batches of 32')
+  guard.cameBack(1)
+  t.ok(guard.futile, 'a batch that came straight back')
+  for (let i = 0; i < 32; i++) guard.cameBack(i % 3 === 0 ? 1 : 500)
+  t.notOk(guard.futile, 'a batch of clients that waited: shedding works')
+  for (let i = 0; i < 32; i++) guard.cameBack(1)
+  t.ok(guard.futile)
+  const g = guard as unknown as { judge(): void }
+  g.judge()
+  t.notOk(guard.futile, 'the loop is no longer saturated: judged afresh next time')
 })
 
 t.test('LoadGuard: a period without calls keeps the app latency known before it', async (t) => {
