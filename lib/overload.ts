@@ -41,7 +41,7 @@ const HARD_BUDGET = 2000
 /** A request on a connection this soon (ms) after its 503 came straight back. */
 const SOON = 100
 /** Shed connections' next requests judged together. */
-const FOLLOW_UPS = 32
+const FOLLOW_UPS = 16
 
 export class LoadGuard {
   /** The loop's utilization reached SATURATED over the last two windows. */
