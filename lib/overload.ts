@@ -1,8 +1,9 @@
 // Overload protection without a flag. One event loop serves every request, so a saturated loop
-// shows as requests that wait behind it, not as busy threads. While the loop is saturated
-// (utilization over the last window at SATURATED or more), a request is admitted only if the time
-// it may have waited behind the loop stays within a budget; the rest get a prompt 503 with
-// Retry-After instead of a place in an unbounded queue (the kernel's socket buffers).
+// shows as requests that wait behind it, not as busy threads. While the loop is saturated (its
+// utilization at SATURATED or more over two windows in a row) and the app's calls are costly, a
+// request is admitted only if the time it may have waited behind the loop stays within a budget;
+// the rest get a prompt 503 with Retry-After instead of a place in an unbounded queue (the
+// kernel's socket buffers).
 //
 // The budget scales with the app's own unloaded latency (the quickest app calls of the last
 // seconds): a queue of 100 ms doubles the latency of an app that awaits a 100 ms query, which is
@@ -11,14 +12,14 @@
 // waited is bounded by the loop's busy time since the turn before the current one began (it
 // arrived after that turn's poll at the earliest) plus the time spent in the current turn.
 //
-// Shedding pays only where a request costs the loop much more than a 503 does (some tens of
-// microseconds): below COSTLY ms of CPU time per request, a saturated loop is the queue of a
-// bounded population of clients (each waits for its answer before it asks again: wrk, a pool of
-// connections), which a 503 does not shorten, since the client asks again at once. There only a
-// wait past HARD_BUDGET is shed. The same when the clients shed come straight back on the same
-// connection, sooner than SOON ms where Retry-After told them 1 s (wrk, a client that retries at
-// once): if most of a batch of FOLLOW_UPS do, shedding only spins, and it stops until the loop is
-// no longer saturated.
+// Shedding pays only where a call costs the loop much more than a 503 does (some tens of
+// microseconds): the app's synchronous time per call, measured while the loop is saturated, must
+// reach COSTLY ms. An app that awaits I/O spends little of it (its work is spread over later
+// turns, with the other requests'), and a 503 saves nothing there: the loop is busy with clients
+// that each wait for their answer (a pool, wrk), served in turn. So is it when the clients shed
+// come straight back on the same connection, sooner than SOON ms where Retry-After told them 1 s:
+// if most of a batch of FOLLOW_UPS do, shedding only spins, and it stops until the loop is no
+// longer saturated.
 import { performance } from 'node:perf_hooks'
 
 /** How often the loop's utilization is judged, in ms. */
@@ -35,9 +36,10 @@ const MIN_BUDGET = 10
 const LATENCY_PERIOD = 5000
 /** App calls observed before the budget is believed (until then nothing is shed). */
 const MIN_SAMPLES = 16
-/** CPU time per request (ms) from which shedding pays; under it, the hard budget only. */
-const COSTLY = 1
-const HARD_BUDGET = 2000
+/** The app's synchronous time per call (ms) from which shedding pays. */
+const COSTLY = 0.5
+/** Calls timed over the last two windows before their cost is believed. */
+const MIN_TIMED = 20
 /** A request on a connection this soon (ms) after its 503 came straight back. */
 const SOON = 100
 /** Shed connections' next requests judged together. */
@@ -47,21 +49,17 @@ export class LoadGuard {
   /** The loop's utilization reached SATURATED over the last two windows. */
   saturated: boolean
   private busyBefore: boolean
-  /** The CPU time per request over the last two windows reached COSTLY. */
+  /** The app's synchronous time per call, timed while saturated, reached COSTLY. */
   costly: boolean
+  /** App calls timed (spent()) in this window and their time, and the last window's. */
+  private timed: number
+  private timedMs: number
+  private lastTimed: number
+  private lastTimedMs: number
   /** Most clients shed came straight back: shedding only spins (until saturation ends). */
   futile: boolean
   private followUps: number
   private straightBack: number
-  /** The last window's CPU time (ms) and requests handled. */
-  private lastCpu: number
-  private lastHandled: number
-  /**
-   * Requests the dispatcher has handled (app calls started, and requests shed), and their count
-   * when the window began.
-   */
-  handled: number
-  private handledBefore: number
   /** performance.now() at the first request of the current loop turn; 0 between turns. */
   private turnStart: number
   /** How long the requests of the current turn may have waited before it began (ms). */
@@ -74,25 +72,20 @@ export class LoadGuard {
   private samples: number
   private periodStart: number
   private windowElu: ReturnType<typeof performance.eventLoopUtilization>
-  /** The process's CPU time (µs) when the window began. */
-  private windowCpu: number
   private timer: NodeJS.Timeout | null
   private readonly endTurn: () => void
-  private readonly cpu: () => number
 
-  /** `cpu`: the process's CPU time in µs (a test gives a clock that never starves). */
-  constructor(cpu: () => number = cpuMicros) {
-    this.cpu = cpu
+  constructor() {
     this.saturated = false
     this.busyBefore = false
     this.costly = false
+    this.timed = 0
+    this.timedMs = 0
+    this.lastTimed = 0
+    this.lastTimedMs = 0
     this.futile = false
     this.followUps = 0
     this.straightBack = 0
-    this.lastCpu = 0
-    this.lastHandled = 0
-    this.handled = 0
-    this.handledBefore = 0
     this.turnStart = 0
     this.carry = 0
     this.prevTurnStart = 0
@@ -102,7 +95,6 @@ export class LoadGuard {
     this.samples = 0
     this.periodStart = Date.now()
     this.windowElu = performance.eventLoopUtilization()
-    this.windowCpu = this.cpu()
     this.timer = null
     this.endTurn = () => {
       this.turnStart = 0
@@ -113,7 +105,6 @@ export class LoadGuard {
   start(): void {
     if (this.timer !== null) return
     this.windowElu = performance.eventLoopUtilization()
-    this.windowCpu = this.cpu()
     this.timer = setInterval(() => this.judge(), WINDOW)
     this.timer.unref()
   }
@@ -122,9 +113,7 @@ export class LoadGuard {
     if (this.timer === null) return
     clearInterval(this.timer)
     this.timer = null
-    this.saturated = false
-    this.busyBefore = false
-    this.costly = false
+    this.calm()
   }
 
   /** The longest a request may have waited behind the loop and still be served (ms). */
@@ -143,10 +132,19 @@ export class LoadGuard {
 
   /** True when a request read now is to be served; false: it is to be shed. */
   admit(): boolean {
-    if (!this.saturated) return true
-    const waited = this.waited()
-    const budget = this.budget
-    return waited <= (this.costly && !this.futile ? budget : Math.max(budget, HARD_BUDGET))
+    return !this.saturated || !this.costly || this.futile || this.waited() <= this.budget
+  }
+
+  /** An app call took `ms` from its start to its response's end. */
+  observe(ms: number): void {
+    if (ms < this.fastest) this.fastest = ms
+    this.samples++
+  }
+
+  /** An app call's synchronous part took `ms` (timed by the dispatcher while saturated). */
+  spent(ms: number): void {
+    this.timed++
+    this.timedMs += ms
   }
 
   /** A connection shed `ms` ago sent its next request. */
@@ -159,12 +157,6 @@ export class LoadGuard {
     this.straightBack = 0
   }
 
-  /** An app call took `ms` from its start to its response's end. */
-  observe(ms: number): void {
-    if (ms < this.fastest) this.fastest = ms
-    this.samples++
-  }
-
   private beginTurn(now: number): void {
     this.turnStart = now
     const idle = performance.eventLoopUtilization().idle
@@ -175,31 +167,38 @@ export class LoadGuard {
     setImmediate(this.endTurn)
   }
 
+  /** Saturation has ended (or the guard stopped): the next episode is judged afresh. */
+  private calm(): void {
+    this.saturated = false
+    this.busyBefore = false
+    this.costly = false
+    this.futile = false
+    this.followUps = 0
+    this.straightBack = 0
+    this.timed = 0
+    this.timedMs = 0
+    this.lastTimed = 0
+    this.lastTimedMs = 0
+    this.prevTurnStart = 0
+  }
+
   private judge(): void {
     const elu = performance.eventLoopUtilization()
-    const cpu = this.cpu()
-    const cpuMs = (cpu - this.windowCpu) / 1000
     const busy = performance.eventLoopUtilization(elu, this.windowElu).utilization >= SATURATED
-    // CPU time per request handled over the last two windows (none handled: nothing new is
-    // known). Requests handled, not calls finished: calls that await outlast the window; and the
-    // shed ones count, or shedding would make the calls left look costlier and feed itself. CPU
-    // time, not the loop's wall time: a process starved of CPU by the machine's other work does
-    // not make cheap requests look costly.
-    const calls = this.handled - this.handledBefore
-    this.handledBefore = this.handled
-    if (calls + this.lastHandled > 0) this.costly = (cpuMs + this.lastCpu) / (calls + this.lastHandled) >= COSTLY
-    this.lastCpu = cpuMs
-    this.lastHandled = calls
-    this.saturated = busy && this.busyBefore
-    this.busyBefore = busy
-    if (!this.saturated) {
-      this.futile = false
-      this.followUps = 0
-      this.straightBack = 0
-    }
     this.windowElu = elu
-    this.windowCpu = cpu
-    if (!this.saturated) this.prevTurnStart = 0
+    if (busy && this.busyBefore) {
+      this.saturated = true
+      // The calls timed over the last two windows, once there are enough of them to tell.
+      const timed = this.timed + this.lastTimed
+      if (timed >= MIN_TIMED) this.costly = (this.timedMs + this.lastTimedMs) / timed >= COSTLY
+      this.lastTimed = this.timed
+      this.lastTimedMs = this.timedMs
+      this.timed = 0
+      this.timedMs = 0
+    } else if (this.saturated) {
+      this.calm()
+    }
+    this.busyBefore = busy
     const now = Date.now()
     if (now - this.periodStart >= LATENCY_PERIOD) {
       this.periodStart = now
@@ -211,10 +210,4 @@ export class LoadGuard {
       }
     }
   }
-}
-
-/** The CPU time this process has used, in µs (every thread: the loop's own, GC's, the pool's). */
-function cpuMicros(): number {
-  const usage = process.cpuUsage()
-  return usage.user + usage.system
 }
