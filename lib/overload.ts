@@ -13,8 +13,8 @@
 // arrived after that turn's poll at the earliest) plus the time spent in the current turn.
 //
 // Shedding pays only where a call costs the loop much more than a 503 does (some tens of
-// microseconds): the app's synchronous time per call, measured while the loop is saturated, must
-// reach COSTLY ms. An app that awaits I/O spends little of it (its work is spread over later
+// microseconds): the CPU time of the app's synchronous part per call, measured while the loop is
+// saturated, must reach COSTLY ms. An app that awaits I/O spends little of it (its work is spread over later
 // turns, with the other requests'), and a 503 saves nothing there: the loop is busy with clients
 // that each wait for their answer (a pool, wrk), served in turn. So is it when the clients shed
 // come straight back on the same connection, sooner than SOON ms where Retry-After told them 1 s:
@@ -36,10 +36,10 @@ const MIN_BUDGET = 10
 const LATENCY_PERIOD = 5000
 /** App calls observed before the budget is believed (until then nothing is shed). */
 const MIN_SAMPLES = 16
-/** The app's synchronous time per call (ms) from which shedding pays. */
-const COSTLY = 0.5
+/** The CPU time of the app's synchronous part per call (ms) from which shedding pays. */
+const COSTLY = 1
 /** Calls timed over the last two windows before their cost is believed. */
-const MIN_TIMED = 20
+const MIN_TIMED = 40
 /** A request on a connection this soon (ms) after its 503 came straight back. */
 const SOON = 100
 /** Shed connections' next requests judged together. */
@@ -49,7 +49,7 @@ export class LoadGuard {
   /** The loop's utilization reached SATURATED over the last two windows. */
   saturated: boolean
   private busyBefore: boolean
-  /** The app's synchronous time per call, timed while saturated, reached COSTLY. */
+  /** The CPU time of the app's synchronous part per call, timed while saturated, reached COSTLY. */
   costly: boolean
   /** App calls timed (spent()) in this window and their time, and the last window's. */
   private timed: number
@@ -141,7 +141,7 @@ export class LoadGuard {
     this.samples++
   }
 
-  /** An app call's synchronous part took `ms` (timed by the dispatcher while saturated). */
+  /** An app call's synchronous part took `ms` of CPU (timed by the dispatcher while saturated). */
   spent(ms: number): void {
     this.timed++
     this.timedMs += ms

@@ -197,7 +197,7 @@ t.test('LoadGuard: admits everything until the loop is saturated and its calls c
     const deadline = Date.now() + 30_000
     while (Date.now() < deadline) {
       busy(60)
-      for (let i = 0; i < 12; i++) if (guard.saturated) guard.spent(5)
+      for (let i = 0; i < 25; i++) if (guard.saturated) guard.spent(5)
       await new Promise((resolve) => setImmediate(resolve))
       if (guard.saturated && guard.costly) return true
     }
@@ -228,7 +228,7 @@ function saturate(guard: LoadGuard, windows: number, calls: number, ms: number):
 t.test('LoadGuard: calls that cost the loop little are never shed (a 503 would save nothing)', async (t) => {
   const guard = new LoadGuard()
   for (let i = 0; i < 16; i++) guard.observe(0)
-  saturate(guard, 4, 3, 10)
+  saturate(guard, 4, 5, 10)
   t.ok(guard.saturated)
   t.notOk(guard.costly, 'too few calls timed to tell')
   saturate(guard, 4, 100, 0.05)
@@ -238,7 +238,7 @@ t.test('LoadGuard: calls that cost the loop little are never shed (a 503 would s
   busy(30)
   t.ok(guard.waited() >= 30)
   t.ok(guard.admit(), 'a 30 ms wait is served')
-  saturate(guard, 2, 20, 2)
+  saturate(guard, 2, 40, 2)
   t.ok(guard.costly, '2 ms a call')
   guard.waited()
   busy(30)
@@ -263,7 +263,7 @@ t.test('LoadGuard: shedding is futile when most clients shed come straight back'
   for (let i = 0; i < 16; i++) guard.cameBack(1)
   t.ok(guard.futile)
   for (let i = 0; i < 16; i++) guard.observe(1)
-  saturate(guard, 4, 30, 5)
+  saturate(guard, 4, 40, 5)
   guard.waited()
   busy(30)
   t.ok(guard.admit(), 'futile: nothing is shed')
