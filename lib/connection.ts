@@ -463,6 +463,10 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner, H
     req.end()
     this.current = null
     this.buffering = false
+    // An app called while its body arrived has had all it needs only now: its --timeout starts
+    // here (the time its client took to send is the minimum data rate's business).
+    const res = req.response as Response
+    if (res.release !== null) res.calledAt = Date.now()
     if ((this.pausedFor & UPLOAD) !== 0) this.unpause(UPLOAD)
     if (this.waiting !== null) this.dispatchWaiting()
     this.holdIfBackedUp()
@@ -1026,7 +1030,8 @@ export class Connection implements ParserHandler, RequestOwner, ResponseOwner, H
     let res = this.first
     while (res !== null) {
       const next = res.next
-      if (res.release !== null && res.replaceable && !res.writableEnded && time - res.calledAt >= timeout) {
+      // (Not while its request body is arriving: that wait is the client's.)
+      if (res.release !== null && res.req.complete && res.replaceable && !res.writableEnded && time - res.calledAt >= timeout) {
         this.appTimedOut(res)
       }
       res = next

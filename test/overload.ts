@@ -62,6 +62,35 @@ t.test('a call whose request body is still arriving holds no slot (threads 1)', 
   for (const u of uploads) u.destroy()
 })
 
+t.test('--timeout does not count the time a request body takes to arrive; it starts once the body is in', async (t) => {
+  const s = await startServer(
+    t,
+    async (req: Request, res: Response) => {
+      const body = await req.body()
+      if (req.url === '/hang') return
+      res.end(`${body.length}\n`)
+    },
+    { appTimeout: 1000, bufferBody: 0 },
+  )
+  // A body sent over 2.5 s, over twice the app timeout, at a fine rate for its size.
+  const c = await RawClient.connect(s.port)
+  await c.write('POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\na')
+  for (let i = 0; i < 5; i++) {
+    await sleep(500)
+    await c.write('b')
+  }
+  const [reply] = await c.waitForResponses(1)
+  t.equal(reply.statusCode, 200, 'answered: the wait was the client\'s')
+  t.equal(reply.body.toString(), '6\n')
+  // An app that hangs once its body is in still gets its 503 after the timeout.
+  const started = Date.now()
+  await c.write('POST /hang HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nz')
+  const replies = await c.waitForResponses(2, { timeout: 20_000 })
+  t.equal(replies[1].statusCode, 503)
+  t.ok(Date.now() - started >= 1000, 'not before the timeout')
+  c.destroy()
+})
+
 /** Burns `ms` of CPU on the loop, as a handler with synchronous work does. */
 function busy(ms: number): void {
   const end = performance.now() + ms
