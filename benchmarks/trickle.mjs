@@ -11,12 +11,12 @@
 // trickle.json and table.md to --out.
 //
 //   node benchmarks/trickle.mjs [--only pegasus,pegasus-threads4,node-http] [--attacks uploads,readers]
-//                               [--n 4,100,1000] [--seconds 30] [--quick] [--rate 300]
+//                               [--n 4,100,1000] [--seconds 40] [--quick] [--rate 300] [--ramp 500]
 //                               [--pegasus-root DIR] [--out DIR] [--tcp-mem-budget PAGES]
 //
 // Pegasus must be built (DIR/dist). Nothing else is needed: the clients are node:net.
 import { execFileSync, fork, spawn } from 'node:child_process'
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 import { dirname, join, resolve } from 'node:path'
@@ -40,7 +40,6 @@ const PROBE_REQUEST = 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
 // connections spread over the slices so that their bytes do not all arrive at once.
 const TICK_MS = 100
 const SLICES = 5
-const OPEN_PER_TICK = 50 // connections opened per tick while the attack ramps up (500/s)
 const UPLOAD_LENGTH = 10_000_000 // the Content-Length announced
 const UPLOAD_FIRST = 70_000 // sent at once, past Pegasus's 64 KiB --buffer-body: the app streams it
 const UPLOAD_MAX_WRITE = 4 * 150 // catching up after a late tick: at most this much at once
@@ -75,9 +74,10 @@ const USAGE = `usage: node benchmarks/trickle.mjs [options]
   --only a,b            servers: ${Object.keys(SERVERS).join(', ')} (default: all)
   --attacks a,b         ${Object.keys(ATTACKS).join(', ')} (default: both)
   --n 4,100,1000        the numbers of slow connections (default 4,100,1000)
-  --seconds N           length of each attack (default 30; --quick: 10)
+  --seconds N           length of each attack (default 40: past Pegasus's 30 s --timeout; --quick: 10)
   --quick               10 s attacks
   --rate B              bytes a second each slow connection sends or reads (default 300)
+  --ramp C              connections the attacker opens a second at most (default 500)
   --pegasus-root DIR    the Pegasus checkout whose dist/ runs (default: this repository)
   --out DIR             where trickle.json and table.md go (default benchmarks/results/issue18-trickle)
   --tcp-mem-budget P    kernel TCP memory (pages, /proc/net/sockstat) the attacker stays under when
@@ -100,6 +100,7 @@ function options() {
         seconds: { type: 'string' },
         quick: { type: 'boolean', default: false },
         rate: { type: 'string', default: '300' },
+        ramp: { type: 'string', default: '500' },
         'pegasus-root': { type: 'string', default: repoRoot },
         out: { type: 'string', default: join(bench, 'results', 'issue18-trickle') },
         'tcp-mem-budget': { type: 'string' },
@@ -124,17 +125,19 @@ function options() {
     if (!Number.isInteger(n) || n < 1) fail(`--n takes positive integers: ${values.n}`)
     if (files !== null && n + 200 > files) fail(`--n ${n}: the open-file limit here is ${files} (ulimit -n); raise it`)
   }
-  const seconds = Number(values.seconds ?? (values.quick ? 10 : 30))
+  const seconds = Number(values.seconds ?? (values.quick ? 10 : 40))
   if (!Number.isInteger(seconds) || seconds < 1 || seconds > 600) fail(`--seconds must be an integer from 1 to 600: ${values.seconds}`)
   const rate = Number(values.rate)
   if (!Number.isInteger(rate) || rate < 1 || rate > 1_000_000) fail(`--rate must be an integer from 1 to 1000000: ${values.rate}`)
+  const ramp = Number(values.ramp)
+  if (!Number.isInteger(ramp) || ramp < 1 || ramp > 100_000) fail(`--ramp must be an integer from 1 to 100000: ${values.ramp}`)
   const tcpMem = tcpMemLimits()
   const budget = values['tcp-mem-budget'] === undefined
     ? (tcpMem === null ? 0 : Math.floor(tcpMem[0] * 0.8))
     : Number(values['tcp-mem-budget'])
   if (!Number.isInteger(budget) || budget < 0) fail(`--tcp-mem-budget takes a number of pages: ${values['tcp-mem-budget']}`)
   return {
-    only, attacks, counts, seconds, rate, budget, files, tcpMem,
+    only, attacks, counts, seconds, rate, ramp, budget, files, tcpMem,
     pegasusRoot: resolve(values['pegasus-root']),
     out: resolve(values.out),
   }
@@ -326,9 +329,10 @@ async function attacker(c) {
       // worst cost, their buffers are still filling.
       if (conns.length < c.n) {
         const young = conns.reduce((k, x) => k + (x.end === null && t - x.openedAt < 2000 ? 1 : 0), 0)
-        let room = c.budget === 0 ? Infinity : Math.floor((c.budget - mem) / costPages) - young
-        if (room < Math.min(OPEN_PER_TICK, c.n - conns.length)) heldBack++
-        for (let i = 0; i < OPEN_PER_TICK && conns.length < c.n && room > 0; i++, room--) open(conns.length)
+        const room = c.budget === 0 ? Infinity : Math.floor((c.budget - mem) / costPages) - young
+        const due = Math.min(c.n, Math.floor((c.ramp * t) / 1000) + 1) - conns.length // --ramp a second
+        if (room < due) heldBack++
+        for (let i = 0; i < Math.min(due, room); i++) open(conns.length)
       }
       // Above tcp_mem's low mark (other work on the machine grew, or our estimate was short):
       // close our newest connections, so the kernel never goes into memory pressure.
@@ -572,6 +576,28 @@ async function waitUntilAnswering(child, port, timeoutMs = 20_000) {
   throw new Error(`did not answer GET / within ${timeoutMs / 1000} s`)
 }
 
+/** CPU time (user + system, ms) of every process in the group led by `pid`, from /proc. */
+function groupCpuMs(pid) {
+  let ticks = 0
+  let entries = []
+  try {
+    entries = readdirSync('/proc').filter((name) => /^\d+$/.test(name))
+  } catch {
+    return null
+  }
+  for (const name of entries) {
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'latin1')
+      // After "pid (comm) ": state ppid pgrp ... utime (14th field) stime (15th)
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      if (Number(fields[2]) === pid) ticks += Number(fields[11]) + Number(fields[12])
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return ticks * 10 // USER_HZ is 100 on Linux
+}
+
 function tail(path, lines = 3) {
   try {
     return readFileSync(path, 'utf8').trim().split('\n').slice(-lines).join(' | ')
@@ -594,7 +620,7 @@ async function measure(o, serverName, attackName, n) {
     return { ...row, note: `skipped: ${join(o.pegasusRoot, 'dist/cli.js')} missing: build Pegasus first` }
   }
   const port = await freePort()
-  const logFile = join(o.out, 'logs', `${serverName}-${attackName}-${n}.log`)
+  const logFile = join(o.logs, `${serverName}-${attackName}-${n}.log`)
   writeFileSync(logFile, '')
   const { command, args, cwd } = launch(o, serverName, port)
   log(`${serverName} ${attackName} ×${n}: starting on 127.0.0.1:${port}`)
@@ -619,10 +645,13 @@ async function measure(o, serverName, attackName, n) {
       })
       held.push({ at: Math.round((Date.now() - began) / 100) / 10, ...count, tcpMem: tcpMemPages() })
     }, 1000)
+    const cpuBefore = groupCpuMs(child.pid)
     const began = Date.now()
     const probing = startProbing(port)
-    const attack = await runAttacker({ attack: attackName, n, seconds: o.seconds, rate: o.rate, port, budget: o.budget })
+    const attack = await runAttacker({ attack: attackName, n, seconds: o.seconds, rate: o.rate, ramp: o.ramp, port, budget: o.budget })
     row.attackSeconds = (Date.now() - began) / 1000
+    const cpuAfter = groupCpuMs(child.pid)
+    row.serverCpuMs = cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore
     probing.phase = 'after'
     await sleep(AFTER_MS)
     const probes = await probing.stop()
@@ -642,7 +671,17 @@ async function measure(o, serverName, attackName, n) {
     row.probeSummary = { all: summary(probes), during: summary(probes.filter((p) => p.phase === 'during')), after: summary(probes.filter((p) => p.phase === 'after')) }
     row.failureKinds = [...new Set(probes.filter((p) => p.failure !== null).map((p) => p.failure))]
     row.probeLoopDelayMaxMs = Math.round(delay.max / 1e6)
-    row.serverLogLines = readFileSync(logFile, 'utf8').split('\n').filter((l) => l.trim() !== '').length
+    const logLines = readFileSync(logFile, 'utf8').split('\n').filter((l) => l.trim() !== '')
+    row.serverLogLines = logLines.length
+    // What the server said, each kind of line once (numbers and addresses left out of the kind).
+    const kinds = new Map()
+    for (const line of logLines) {
+      const kind = line.replace(/[0-9]+/g, '#')
+      if (!kinds.has(kind)) kinds.set(kind, { first: line, count: 0 })
+      kinds.get(kind).count++
+    }
+    row.serverLog = [...kinds.values()].slice(0, 20)
+    row.distBuiltAt = server.pegasus ? distBuiltAt(o.pegasusRoot) : null
     row.serverExited = child.exitCode !== null || child.signalCode !== null ? `${child.exitCode ?? child.signalCode}` : null
     row.note = notes(o, row)
     const s = row.probeSummary.all
@@ -668,9 +707,11 @@ function notes(o, row) {
   if (a.connectFailed > 0) out.push(`${a.connectFailed} connects failed`)
   if (a.shed > 0) out.push(`${a.shed} closed by the attacker above tcp_mem's low mark`)
   out.push(`${row.attackName === 'uploads' ? 'sent' : 'read'} ${a.rateBytesPerSecond.median} B/s a connection (median)`)
+  if (row.serverCpuMs !== null) out.push(`server CPU ${(row.serverCpuMs / 1000).toFixed(1)} s`)
   if (a.maxTickLateMs > 250) out.push(`attacker timer up to ${a.maxTickLateMs} ms late`)
   if (row.probeLoopDelayMaxMs > 100) out.push(`probe loop delayed up to ${row.probeLoopDelayMaxMs} ms`)
   if (row.failureKinds.length > 0) out.push(`probe failures: ${row.failureKinds.join(', ')}`)
+  if (row.distBuiltAt !== null && row.distBuiltAt !== o.distBuiltAt) out.push(`dist/ rebuilt meanwhile (${row.distBuiltAt})`)
   if (row.serverExited !== null) out.push(`server exited (${row.serverExited})`)
   return out.join('; ')
 }
@@ -703,7 +744,9 @@ function machine() {
 
 async function main() {
   const o = options()
-  mkdirSync(join(o.out, 'logs'), { recursive: true })
+  mkdirSync(o.out, { recursive: true })
+  o.logs = mkdtempSync(join(os.tmpdir(), 'pegasus-trickle-'))
+  log(`server logs in ${o.logs}`)
   process.on('exit', () => {
     for (const child of live) {
       killGroup(child, 'SIGKILL') // a server's group
@@ -716,8 +759,11 @@ async function main() {
       process.exit(130)
     })
   }
+  o.distBuiltAt = o.only.some((name) => SERVERS[name].pegasus) ? distBuiltAt(o.pegasusRoot) : null
   const baseline = tcpMemPages()
   const startedAt = new Date().toISOString()
+  const loadAtStart = os.loadavg()
+  const pegasusCommit = gitHead(o.pegasusRoot)
   const rows = []
   for (const attackName of o.attacks) {
     for (const n of o.counts) {
@@ -727,11 +773,11 @@ async function main() {
       }
     }
   }
-  const pegasusCommit = gitHead(o.pegasusRoot)
   const header = [
     `Machine: ${machine()}; open-file limit ${o.files ?? 'unknown'} (ulimit -n); tcp_mem ${o.tcpMem?.join(' ') ?? 'unknown'} pages. ` +
-      `Load average at the start ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} (a shared machine: other work runs alongside).`,
-    `Run: ${startedAt}; ${o.seconds} s attacks at ${o.rate} B/s a connection; Pegasus from ${o.pegasusRoot}${pegasusCommit === null ? '' : ` (${pegasusCommit})`}, ` +
+      `Load average at the start ${loadAtStart.map((x) => x.toFixed(2)).join(' ')} (a shared machine: other work runs alongside).`,
+    `Run: ${startedAt}; ${o.seconds} s attacks at ${o.rate} B/s a connection, opened at up to ${o.ramp} a second; Pegasus from ${o.pegasusRoot}${pegasusCommit === null ? '' : ` (HEAD ${pegasusCommit})`}` +
+      `${o.distBuiltAt === null ? '' : `, dist/ built ${o.distBuiltAt}`}, ` +
       `CLI defaults unless named; kernel TCP memory budget ${o.budget} pages.`,
   ]
   const footer = [
@@ -746,8 +792,19 @@ async function main() {
   const table = [...header, '', markdown(rows), '', ...footer].join('\n')
   process.stdout.write(`${table}\n`)
   writeFileSync(join(o.out, 'table.md'), `${table}\n`)
-  writeFileSync(join(o.out, 'trickle.json'), `${JSON.stringify({ startedAt, machine: machine(), options: o, rows }, null, 1)}\n`)
+  writeFileSync(join(o.out, 'trickle.json'), `${JSON.stringify({ startedAt, machine: machine(), loadAtStart, pegasusCommit, options: o, rows }, null, 1)}\n`)
   log(`wrote ${join(o.out, 'table.md')} and trickle.json`)
+}
+
+/** When the checkout's dist/ was last built (its newest dist/lib/*.js), as an ISO string, or null. */
+function distBuiltAt(dir) {
+  try {
+    const lib = join(dir, 'dist', 'lib')
+    const newest = readdirSync(lib).filter((f) => f.endsWith('.js')).reduce((m, f) => Math.max(m, statSync(join(lib, f)).mtimeMs), 0)
+    return newest === 0 ? null : new Date(newest).toISOString()
+  } catch {
+    return null
+  }
 }
 
 /** "abc1234 subject" of the checkout's HEAD, or null. */
