@@ -16,7 +16,7 @@
 //
 // Pegasus must be built (DIR/dist). Nothing else is needed: the clients are node:net.
 import { execFileSync, fork, spawn } from 'node:child_process'
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 import { dirname, join, resolve } from 'node:path'
@@ -180,6 +180,9 @@ const TCP_STATES = { '04': 'FIN_WAIT1', '05': 'FIN_WAIT2', '06': 'TIME_WAIT', '0
  * The server's side of its TCP connections: `fn(state, remotePort)` for every socket in
  * /proc/net/tcp whose local port is `port` (lines "sl local rem st ...", HEXIP:HEXPORT, the state
  * in hex: 01 ESTABLISHED, 04 FIN_WAIT1, 08 CLOSE_WAIT, 0A LISTEN ...). 127.0.0.1 only: tcp4.
+ * The file is not a snapshot: read while sockets come and go (here, and in whatever else runs on
+ * the machine), it can list a socket twice or not at all. Twice is undone here (one call for each
+ * remote address); not at all is the caller's to allow for.
  */
 function eachServerSocket(port, fn) {
   let text
@@ -189,15 +192,12 @@ function eachServerSocket(port, fn) {
     return
   }
   const suffix = ':' + port.toString(16).toUpperCase().padStart(4, '0')
-  let at = text.indexOf('\n') + 1
-  while (at > 0 && at < text.length) {
-    const end = text.indexOf('\n', at)
-    const line = text.slice(at, end === -1 ? text.length : end)
-    at = end + 1
+  const seen = new Set()
+  for (const line of text.split('\n')) {
     const fields = line.trim().split(/\s+/)
-    if (fields.length < 4 || !fields[1].endsWith(suffix)) continue
+    if (fields.length < 4 || !fields[1].endsWith(suffix) || seen.has(fields[2])) continue
+    seen.add(fields[2])
     fn(fields[3], Number.parseInt(fields[2].slice(fields[2].indexOf(':') + 1), 16))
-    if (end === -1) break
   }
 }
 
@@ -246,7 +246,7 @@ async function attacker(c) {
   const open = (index) => {
     const conn = {
       index, slice: index % SLICES, openedAt: now(), connectedAt: null, port: 0,
-      sent: 0, got: 0, head: '', status: null, end: null, endedAt: null, code: null, socket: null,
+      sent: 0, got: 0, head: '', status: null, end: null, endedAt: null, code: null, socket: null, missing: 0,
     }
     const options = { port: c.port, host: '127.0.0.1' }
     if (!upload) {
@@ -273,7 +273,7 @@ async function attacker(c) {
         socket.write('GET /big HTTP/1.1\r\nHost: x\r\n\r\n')
       }
     })
-    if (upload) socket.on('data', (chunk) => { conn.got += chunk.length; if (conn.head.length < 256) readHead(conn, chunk.latin1Slice(0, 256)) })
+    if (upload) socket.on('data', (chunk) => { conn.got += chunk.length; if (conn.head.length < 256) readHead(conn, chunk.latin1Slice(0, Math.min(256, chunk.length))) })
     socket.on('end', () => finish(conn, 'server'))
     socket.on('error', (error) => {
       if (conn.connectedAt === null) failed++
@@ -306,8 +306,11 @@ async function attacker(c) {
       seen.add(remotePort)
       if (state !== '01' && state !== '08') finish(conn, 'server', `server's socket ${TCP_STATES[state] ?? state}`)
     })
+    // Missing from two reads in a row: one read of /proc/net/tcp can skip a socket.
     for (const conn of byPort.values()) {
-      if (conn.end === null && t - conn.connectedAt > 1000 && !seen.has(conn.port)) finish(conn, 'server', "server's socket gone")
+      if (conn.end !== null || t - conn.connectedAt < 1000) continue
+      conn.missing = seen.has(conn.port) ? 0 : conn.missing + 1
+      if (conn.missing >= 2) finish(conn, 'server', "server's socket gone")
     }
     for (const [port, conn] of byPort) if (conn.end !== null) byPort.delete(port)
   }
@@ -557,9 +560,9 @@ function launch(o, serverName, port) {
   if (server.pegasus) {
     return {
       command: process.execPath,
-      args: [join(o.pegasusRoot, 'dist/cli.js'), '--host', '127.0.0.1', '--port', String(port), '--no-access-log',
+      args: [join(o.pegasusCopy, 'dist/cli.js'), '--host', '127.0.0.1', '--port', String(port), '--no-access-log',
         ...server.args, `${APP}:handle`],
-      cwd: o.pegasusRoot,
+      cwd: o.pegasusCopy,
     }
   }
   return { command: process.execPath, args: [join(bench, 'servers', 'trickle-node-http.mjs'), String(port), '127.0.0.1'], cwd: bench }
@@ -616,7 +619,7 @@ async function settle(baseline) {
 async function measure(o, serverName, attackName, n) {
   const server = SERVERS[serverName]
   const row = { server: server.label, serverName, attack: ATTACKS[attackName].label, attackName, n }
-  if (server.pegasus && !existsSync(join(o.pegasusRoot, 'dist/cli.js'))) {
+  if (server.pegasus && o.pegasusCopy === null) {
     return { ...row, note: `skipped: ${join(o.pegasusRoot, 'dist/cli.js')} missing: build Pegasus first` }
   }
   const port = await freePort()
@@ -681,7 +684,6 @@ async function measure(o, serverName, attackName, n) {
       kinds.get(kind).count++
     }
     row.serverLog = [...kinds.values()].slice(0, 20)
-    row.distBuiltAt = server.pegasus ? distBuiltAt(o.pegasusRoot) : null
     row.serverExited = child.exitCode !== null || child.signalCode !== null ? `${child.exitCode ?? child.signalCode}` : null
     row.note = notes(o, row)
     const s = row.probeSummary.all
@@ -711,7 +713,6 @@ function notes(o, row) {
   if (a.maxTickLateMs > 250) out.push(`attacker timer up to ${a.maxTickLateMs} ms late`)
   if (row.probeLoopDelayMaxMs > 100) out.push(`probe loop delayed up to ${row.probeLoopDelayMaxMs} ms`)
   if (row.failureKinds.length > 0) out.push(`probe failures: ${row.failureKinds.join(', ')}`)
-  if (row.distBuiltAt !== null && row.distBuiltAt !== o.distBuiltAt) out.push(`dist/ rebuilt meanwhile (${row.distBuiltAt})`)
   if (row.serverExited !== null) out.push(`server exited (${row.serverExited})`)
   return out.join('; ')
 }
@@ -748,6 +749,7 @@ async function main() {
   o.logs = mkdtempSync(join(os.tmpdir(), 'pegasus-trickle-'))
   log(`server logs in ${o.logs}`)
   process.on('exit', () => {
+    if (o.pegasusCopy) rmSync(o.pegasusCopy, { recursive: true, force: true })
     for (const child of live) {
       killGroup(child, 'SIGKILL') // a server's group
       child.kill('SIGKILL') // the attacker (no group of its own)
@@ -759,7 +761,10 @@ async function main() {
       process.exit(130)
     })
   }
-  o.distBuiltAt = o.only.some((name) => SERVERS[name].pegasus) ? distBuiltAt(o.pegasusRoot) : null
+  // Pegasus runs from a copy of its dist/ taken now: a checkout others build in may change under a
+  // run of several minutes, and every row is to measure the same build.
+  o.distBuiltAt = distBuiltAt(o.pegasusRoot)
+  o.pegasusCopy = o.only.some((name) => SERVERS[name].pegasus) ? copyPegasus(o.pegasusRoot, o.logs) : null
   const baseline = tcpMemPages()
   const startedAt = new Date().toISOString()
   const loadAtStart = os.loadavg()
@@ -777,7 +782,7 @@ async function main() {
     `Machine: ${machine()}; open-file limit ${o.files ?? 'unknown'} (ulimit -n); tcp_mem ${o.tcpMem?.join(' ') ?? 'unknown'} pages. ` +
       `Load average at the start ${loadAtStart.map((x) => x.toFixed(2)).join(' ')} (a shared machine: other work runs alongside).`,
     `Run: ${startedAt}; ${o.seconds} s attacks at ${o.rate} B/s a connection, opened at up to ${o.ramp} a second; Pegasus from ${o.pegasusRoot}${pegasusCommit === null ? '' : ` (HEAD ${pegasusCommit})`}` +
-      `${o.distBuiltAt === null ? '' : `, dist/ built ${o.distBuiltAt}`}, ` +
+      `${o.distBuiltAt === null ? '' : `, its dist/ as built ${o.distBuiltAt} (copied at the start)`}, ` +
       `CLI defaults unless named; kernel TCP memory budget ${o.budget} pages.`,
   ]
   const footer = [
@@ -805,6 +810,17 @@ function distBuiltAt(dir) {
   } catch {
     return null
   }
+}
+
+/** DIR/dist and DIR/package.json copied under `into` (node_modules linked), or null without a build. */
+function copyPegasus(dir, into) {
+  if (!existsSync(join(dir, 'dist', 'cli.js'))) return null
+  const copy = join(into, 'pegasus')
+  mkdirSync(copy)
+  cpSync(join(dir, 'dist'), join(copy, 'dist'), { recursive: true })
+  cpSync(join(dir, 'package.json'), join(copy, 'package.json'))
+  if (existsSync(join(dir, 'node_modules'))) symlinkSync(realpathSync(join(dir, 'node_modules')), join(copy, 'node_modules'))
+  return copy
 }
 
 /** "abc1234 subject" of the checkout's HEAD, or null. */
