@@ -20,7 +20,6 @@ import { closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readdi
 import net from 'node:net'
 import os from 'node:os'
 import { dirname, join, resolve } from 'node:path'
-import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -496,8 +495,9 @@ function probe(port) {
       settled = true
       clearTimeout(timer)
       socket.destroy()
-      const ms = performance.now() - began
-      done({ ms, connectMs, status, failure, ok: failure === null && status === 200 && ms <= PROBE_DEADLINE_MS })
+      const endedAt = performance.now()
+      const ms = endedAt - began
+      done({ ms, connectMs, status, failure, ok: failure === null && status === 200 && ms <= PROBE_DEADLINE_MS, began, endedAt })
     }
     const timer = setTimeout(() => finish(null, `no status line in ${PROBE_GIVE_UP_MS / 1000} s`), PROBE_GIVE_UP_MS)
     socket.setEncoding('latin1')
@@ -520,6 +520,35 @@ function probe(port) {
   })
 }
 
+/**
+ * This process's own stalls (a busy machine can keep it off the CPU): a 10 ms timer that fires
+ * more than STALL_MS late marks the time in between as stalled. A probe that lasted through a
+ * stall may have been answered during it and seen late: its `stalledMs` says how long.
+ */
+const STALL_MS = 50
+
+function watchStalls() {
+  const stalls = []
+  let last = performance.now()
+  const timer = setInterval(() => {
+    const now = performance.now()
+    if (now - last > 10 + STALL_MS) stalls.push([last + 10, now])
+    last = now
+  }, 10)
+  return {
+    stop() {
+      clearInterval(timer)
+      return stalls
+    },
+    /** Milliseconds of [from, to] that this process was stalled. */
+    within(from, to) {
+      let ms = 0
+      for (const [a, b] of stalls) ms += Math.max(0, Math.min(b, to) - Math.max(a, from))
+      return ms
+    },
+  }
+}
+
 /** Probes on a fixed clock, whether or not the last one has finished; `phase` labels new ones. */
 function startProbing(port) {
   const probes = []
@@ -533,7 +562,7 @@ function startProbing(port) {
     async stop() {
       clearInterval(timer)
       const results = await Promise.all(probes.map((p) => p.result))
-      return probes.map((p, i) => ({ phase: p.phase, at: p.at, ...results[i], ms: Math.round(results[i].ms) }))
+      return probes.map((p, i) => ({ phase: p.phase, at: p.at, ...results[i] }))
     },
   }
 }
@@ -636,8 +665,7 @@ async function measure(o, serverName, attackName, n) {
     }
     row.serverSays = readFileSync(logFile, 'utf8').split('\n').filter((l) => /Threads:|Interface:/.test(l))
     row.loadBefore = os.loadavg().map((x) => round(x, 2))
-    const delay = monitorEventLoopDelay({ resolution: 10 })
-    delay.enable()
+    const stalls = watchStalls()
     // The server's side of its port, every second: how many connections it holds.
     const held = []
     const sampler = setInterval(() => {
@@ -657,9 +685,11 @@ async function measure(o, serverName, attackName, n) {
     row.serverCpuMs = cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore
     probing.phase = 'after'
     await sleep(AFTER_MS)
-    const probes = await probing.stop()
+    const probes = (await probing.stop()).map(({ began, endedAt, ms, ...p }) => ({
+      ...p, ms: Math.round(ms), stalledMs: Math.round(stalls.within(began, endedAt)),
+    }))
     clearInterval(sampler)
-    delay.disable()
+    const stallList = stalls.stop()
     row.loadAfter = os.loadavg().map((x) => round(x, 2))
     row.attacker = attack
     row.serverHeldPeak = held.reduce((m, h) => Math.max(m, h.established), 0)
@@ -673,7 +703,10 @@ async function measure(o, serverName, attackName, n) {
     })
     row.probeSummary = { all: summary(probes), during: summary(probes.filter((p) => p.phase === 'during')), after: summary(probes.filter((p) => p.phase === 'after')) }
     row.failureKinds = [...new Set(probes.filter((p) => p.failure !== null).map((p) => p.failure))]
-    row.probeLoopDelayMaxMs = Math.round(delay.max / 1e6)
+    row.proberStalls = { count: stallList.length, maxMs: Math.round(stallList.reduce((m, [a, b]) => Math.max(m, b - a), 0)) }
+    // The slowest probe, and how much of its wait this process itself was stalled.
+    const slowest = probes.reduce((m, p) => (m === null || p.ms > m.ms ? p : m), null)
+    row.slowestProbe = slowest
     const logLines = readFileSync(logFile, 'utf8').split('\n').filter((l) => l.trim() !== '')
     row.serverLogLines = logLines.length
     // What the server said, each kind of line once (numbers and addresses left out of the kind).
@@ -711,7 +744,12 @@ function notes(o, row) {
   out.push(`${row.attackName === 'uploads' ? 'sent' : 'read'} ${a.rateBytesPerSecond.median} B/s a connection (median)`)
   if (row.serverCpuMs !== null) out.push(`server CPU ${(row.serverCpuMs / 1000).toFixed(1)} s`)
   if (a.maxTickLateMs > 250) out.push(`attacker timer up to ${a.maxTickLateMs} ms late`)
-  if (row.probeLoopDelayMaxMs > 100) out.push(`probe loop delayed up to ${row.probeLoopDelayMaxMs} ms`)
+  if (row.slowestProbe !== null && row.slowestProbe.stalledMs >= 100) {
+    out.push(`the slowest probe's prober was itself stalled ${row.slowestProbe.stalledMs} ms of its ${row.slowestProbe.ms} ms`)
+  }
+  const late = row.probes.filter((p) => !p.ok && p.failure === null)
+  const lateAnyway = late.filter((p) => p.ms - p.stalledMs > PROBE_DEADLINE_MS).length
+  if (late.length > 0 && lateAnyway < late.length) out.push(`${late.length - lateAnyway} of the ${late.length} late probes within 1 s but for the prober's own stalls`)
   if (row.failureKinds.length > 0) out.push(`probe failures: ${row.failureKinds.join(', ')}`)
   if (row.serverExited !== null) out.push(`server exited (${row.serverExited})`)
   return out.join('; ')
