@@ -737,8 +737,9 @@ function notes(o, row) {
     const said = Object.entries(a.snippets).map(([status, text]) => `${status}: "${text}"`).join('; ')
     out.push(`cut after ${a.cutAfterSeconds.min}-${a.cutAfterSeconds.max} s (median ${a.cutAfterSeconds.median}): ${kinds}${said === '' ? '' : ` (${said})`}`)
   }
-  if (a.opened < row.n) out.push(`opened ${a.opened} of ${row.n}: kernel TCP memory budget (${o.budget} pages, ~${a.costPagesAssumed} a connection)`)
-  else if (a.lastOpenedAtSeconds > 5) out.push(`the last opened at ${a.lastOpenedAtSeconds} s (kernel TCP memory budget)`)
+  const budget = `kernel TCP memory budget (${o.budget} pages, ~${a.costPagesAssumed} a connection)`
+  if (a.opened < row.n) out.push(`opened ${a.opened} of ${row.n}: ${a.heldBackTicks > 0 ? budget : `--ramp ${o.ramp} a second`}`)
+  else if (a.heldBackTicks > 0) out.push(`the last opened at ${a.lastOpenedAtSeconds} s: ${budget}`)
   if (a.connectFailed > 0) out.push(`${a.connectFailed} connects failed`)
   if (a.shed > 0) out.push(`${a.shed} closed by the attacker above tcp_mem's low mark`)
   out.push(`${row.attackName === 'uploads' ? 'sent' : 'read'} ${a.rateBytesPerSecond.median} B/s a connection (median)`)
@@ -864,7 +865,7 @@ function copyPegasus(dir, into) {
 /** "abc1234 subject" of the checkout's HEAD, or null. */
 function gitHead(dir) {
   try {
-    return execFileSync('git', ['-C', dir, 'log', '-1', '--format=%h %s'], { encoding: 'utf8', timeout: 5000 }).trim().slice(0, 100) || null
+    return execFileSync('git', ['-C', dir, 'log', '-1', '--format=%h %s'], { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'ignore'] }).trim().slice(0, 100) || null
   } catch {
     return null
   }
