@@ -128,7 +128,9 @@ export class RawClient {
   readonly localPort: number
   /** Each 'data' event's bytes, to see what arrived together. */
   readonly chunks: Buffer[]
+  /** The chunks joined so far: `joinedLength` bytes of a buffer grown by doubling. */
   private joined: Buffer
+  private joinedLength: number
   private joinedChunks: number
   /** The server ended its side (or the socket closed). */
   ended: boolean
@@ -141,6 +143,7 @@ export class RawClient {
     this.localPort = socket.localPort ?? 0
     this.chunks = []
     this.joined = Buffer.alloc(0)
+    this.joinedLength = 0
     this.joinedChunks = 0
     this.ended = false
     this.closed = false
@@ -165,13 +168,25 @@ export class RawClient {
     })
   }
 
-  /** Every byte received so far. */
+  /**
+   * Every byte received so far. Joined as they come, into a buffer that grows by doubling: a
+   * check of the data at each 'data' event stays linear in the bytes received, not quadratic.
+   * (Bytes once returned never change: new ones go after them, or into a new buffer.)
+   */
   get data(): Buffer {
-    if (this.joinedChunks !== this.chunks.length) {
-      this.joined = Buffer.concat([this.joined, ...this.chunks.slice(this.joinedChunks)])
-      this.joinedChunks = this.chunks.length
+    const chunks = this.chunks
+    if (this.joinedChunks !== chunks.length) {
+      let length = this.joinedLength
+      for (let i = this.joinedChunks; i < chunks.length; i++) length += chunks[i].length
+      if (length > this.joined.length) {
+        const grown = Buffer.allocUnsafe(Math.max(length, 2 * this.joined.length))
+        this.joined.copy(grown, 0, 0, this.joinedLength)
+        this.joined = grown
+      }
+      for (let i = this.joinedChunks; i < chunks.length; i++) this.joinedLength += chunks[i].copy(this.joined, this.joinedLength)
+      this.joinedChunks = chunks.length
     }
-    return this.joined
+    return this.joined.subarray(0, this.joinedLength)
   }
 
   static connect(port: number, host = '127.0.0.1'): Promise<RawClient> {
