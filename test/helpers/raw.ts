@@ -32,6 +32,8 @@ export interface ParseResult {
 }
 
 const CRLF = Buffer.from('\r\n')
+/** How long a wait for the server's bytes or its close lasts by default before it fails. */
+const WAIT = 20_000
 const HEAD_END = Buffer.from('\r\n\r\n')
 
 /**
@@ -223,8 +225,11 @@ export class RawClient {
     return parseResponses(this.data, { ...options, closed: this.ended }).responses
   }
 
-  /** Resolves once `check` holds; rejects after `timeout` ms with what was received. */
-  until(check: () => boolean, timeout = 5000, what = 'condition'): Promise<void> {
+  /**
+   * Resolves once `check` holds; rejects after `timeout` ms with what was received. (The default
+   * only bounds a wait that failed: generous, for a busy machine.)
+   */
+  until(check: () => boolean, timeout = WAIT, what = 'condition'): Promise<void> {
     return new Promise((resolve, reject) => {
       const test = (): boolean => {
         let ok: boolean
@@ -259,12 +264,12 @@ export class RawClient {
   }
 
   /** Waits until the server closed the connection. */
-  waitForClose(timeout = 5000): Promise<void> {
+  waitForClose(timeout = WAIT): Promise<void> {
     return this.until(() => this.closed, timeout, 'close')
   }
 
   /** Waits until the server ended its side (FIN), even if the socket is still open. */
-  waitForEnd(timeout = 5000): Promise<void> {
+  waitForEnd(timeout = WAIT): Promise<void> {
     return this.until(() => this.ended, timeout, 'end')
   }
 
