@@ -338,7 +338,7 @@ t.test('a pipelined response queued behind a slow one gets drain once it is firs
     }
     res.end()
   })
-  const { responses } = await rawRequest(s.port, get('/slow') + get('/big'), { responses: 2, timeout: 8000 })
+  const { responses } = await rawRequest(s.port, get('/slow') + get('/big'), { responses: 2 })
   t.equal(responses[0].body.toString(), 'slow')
   t.equal(responses[1].body.length, big.length)
   t.ok(responses[1].body.equals(big))
@@ -768,7 +768,7 @@ t.test('an idle keep-alive connection is closed after keepAliveTimeout', async (
   await client.waitForResponses(1)
   t.notOk(client.closed)
   const started = Date.now()
-  await client.waitForClose(3000)
+  await client.waitForClose()
   const waited = Date.now() - started
   t.ok(waited >= 250, `closed after ${waited} ms`)
   t.ok(await eventually(() => s.server.connectionCount === 0))
@@ -778,7 +778,7 @@ t.test('a half-sent head that stalls gets 408 and a close', async (t) => {
   const s = await startServer(t, hello, { keepAliveTimeout: 300, headersTimeout: 500 })
   const client = await RawClient.connect(s.port)
   await client.write('GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ')
-  await client.waitForClose(3000)
+  await client.waitForClose()
   const responses = client.responses()
   t.equal(responses.length, 1)
   t.equal(responses[0].statusCode, 408)
@@ -795,7 +795,7 @@ t.test('a head trickled in byte by byte still times out from its first byte', as
     await client.write(head[i]).catch(() => {})
     await sleep(100)
   }
-  await client.waitForClose(3000)
+  await client.waitForClose()
   t.equal(client.responses()[0]?.statusCode, 408)
   t.ok(Date.now() - started < 3000, 'cut off although bytes kept coming')
 })
@@ -803,7 +803,7 @@ t.test('a head trickled in byte by byte still times out from its first byte', as
 t.test('a connection that sends nothing is closed after headersTimeout', async (t) => {
   const s = await startServer(t, hello, { headersTimeout: 300 })
   const client = await RawClient.connect(s.port)
-  await client.waitForClose(3000)
+  await client.waitForClose()
   t.equal(client.data.length, 0, 'no response for a connection that never spoke')
 })
 
@@ -816,7 +816,7 @@ t.test('a busy connection is not timed out while its request is in flight', asyn
     },
     { keepAliveTimeout: 200, headersTimeout: 200 },
   )
-  const res = await rawRequest(s.port, get(), { responses: 1, timeout: 4000 })
+  const res = await rawRequest(s.port, get(), { responses: 1 })
   t.equal(res.responses[0].body.toString(), 'slow but fine')
   res.client.destroy()
 })
@@ -874,7 +874,7 @@ t.test('a half-closed client still blocked by a full queue gets its unread reque
   await sleep(3)
   const others = await Promise.all([1, 2, 3, 4, 5].map(() => RawClient.connect(s.port)))
   for (const [i, d] of others.entries()) await d.write(get(`/d${i}`))
-  await b.waitForClose(5000)
+  await b.waitForClose()
   t.same(b.responses().map((r) => r.body.toString()), ['/b1', '/b2', '/b3'], 'all answered, in order, then closed')
   const replies = await Promise.all(others.map((d) => d.waitForResponses(1)))
   t.same(replies.map((r) => r[0].body.toString()), ['/d0', '/d1', '/d2', '/d3', '/d4'])

@@ -164,7 +164,7 @@ t.test('Expect: 100-continue on a body within bufferBody: 100 at once, the app g
 t.test('a small body that stalls gets 408 and its app is never called', async (t) => {
   const calls: Call[] = []
   const s = await startServer(t, recording(calls), { bodyTimeout: 1000 })
-  const { responses, closed } = await rawRequest(s.port, 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc', { timeout: 5000 })
+  const { responses, closed } = await rawRequest(s.port, 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc')
   t.equal(responses[0]?.statusCode, 408)
   t.equal(responses[0]?.body.toString(), 'Request body timed out\n')
   t.ok(closed)
@@ -254,7 +254,7 @@ t.test('a client that takes its response slower than minDataRate is cut off; a s
     },
     { minDataRate: 10 * KiB, minDataRateGrace: 1000 },
   )
-  const trickle = await rawRequest(s.port, get('/trickle', 'Connection: close\r\n'), { timeout: 8000 })
+  const trickle = await rawRequest(s.port, get('/trickle', 'Connection: close\r\n'))
   t.equal(trickle.responses[0]?.body.toString(), '0123456789'.repeat(25), 'a slow app streams to the end')
 
   const client = await RawClient.connect(s.port)
@@ -467,7 +467,7 @@ t.test('maxQueue: with every slot busy and the queue at its bound, new requests 
   const waiting = await RawClient.connect(s.port)
   await waiting.write(get('/waiting'))
   await sleep(30)
-  const shed = await Promise.all([1, 2, 3].map(() => rawRequest(s.port, get('/quick'), { timeout: 2000 })))
+  const shed = await Promise.all([1, 2, 3].map(() => rawRequest(s.port, get('/quick'))))
   for (const r of shed) {
     t.equal(r.responses[0]?.statusCode, 503)
     t.equal(r.responses[0]?.headers['retry-after'], '1')
@@ -530,7 +530,7 @@ t.test('--max-queue 0 on the command line: a request that would wait gets 503', 
   const held = await RawClient.connect(port)
   await held.write(get('/held'))
   await cli.waitFor(/^slow: waiting$/m)
-  const shed = await rawRequest(port, get('/next'), { timeout: 2000 })
+  const shed = await rawRequest(port, get('/next'))
   t.equal(shed.responses[0]?.statusCode, 503)
   await cli.stop()
   t.match(cli.stdout, /"GET \/next HTTP\/1\.1" 503 Service Unavailable/)
