@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs'
 import type { Request, Response } from '../lib/server.js'
 import { LOCAL, start } from './helpers/cli.js'
 import { get, probe, rawRequest, RawClient } from './helpers/raw.js'
-import { eventually, sleep, startServer, watchEscapes } from './helpers/server.js'
+import { deferred, eventually, sleep, startServer, watchEscapes } from './helpers/server.js'
 
 const KiB = 1024
 const MiB = 1024 * KiB
@@ -359,9 +359,11 @@ t.test('a head cut short by the client closing gets 400, after the requests befo
 t.test('an app that fails because its client left is one INFO line, not an ERROR', async (t) => {
   const escaped = watchEscapes(t)
   let failed = false
+  const called = deferred()
   const s = await startServer(
     t,
     async (req, res) => {
+      called.resolve()
       if (req.path === '/signal') {
         await new Promise((resolve) => setTimeout(resolve, 5000).unref())
         failed = true
@@ -380,7 +382,8 @@ t.test('an app that fails because its client left is one INFO line, not an ERROR
   )
   const client = await RawClient.connect(s.port)
   await client.write('POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc')
-  await sleep(30)
+  // (Gone once the app has the request: an RST drops bytes the server has not read.)
+  await called.promise
   client.socket.resetAndDestroy()
   t.ok(await eventually(() => failed), 'the app failed')
   await sleep(20)
@@ -400,15 +403,17 @@ t.test('what counts as failing because the client left: its abort reason, caused
     '/bug': () => new RangeError('a bug of the app'),
   }
   let failed = 0
+  let started = 0
   const s = await startServer(t, async (req) => {
+    started++
     await new Promise((resolve) => req.signal.addEventListener('abort', resolve))
     failed++
     throw failures[req.path](req.signal.reason as Error)
   })
-  for (const path of Object.keys(failures)) {
+  for (const [i, path] of Object.keys(failures).entries()) {
     const client = await RawClient.connect(s.port)
     await client.write(get(path))
-    await sleep(20)
+    await eventually(() => started === i + 1)
     client.socket.resetAndDestroy()
   }
   t.ok(await eventually(() => failed === 6))
@@ -425,8 +430,10 @@ t.test('what counts as failing because the client left: its abort reason, caused
 t.test('the CLI logs a client that leaves mid-body as one INFO line, and no ERROR', async (t) => {
   const { cli, port } = await start(t, [...LOCAL, '--buffer-body', '0'])
   const client = await RawClient.connect(port)
-  await client.write('POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc')
-  await sleep(50)
+  // Expect: 100-continue, so that the 100 says the app is reading the body: the client leaves
+  // then (an RST drops bytes the server has not read).
+  await client.write('POST /upload HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 100\r\n\r\nabc')
+  await client.until(() => client.data.includes('HTTP/1.1 100 Continue\r\n\r\n'), undefined, 'the 100')
   client.socket.resetAndDestroy()
   await cli.waitFor(/^INFO: Client went away during "POST \/upload HTTP\/1\.1": Client disconnected$/m)
   t.equal(await cli.stop(), 0)
@@ -435,14 +442,17 @@ t.test('the CLI logs a client that leaves mid-body as one INFO line, and no ERRO
 
 t.test('an app that throws its own error after its client left is still an ERROR', async (t) => {
   let thrown = false
+  const called = deferred()
   const s = await startServer(t, async (req) => {
-    await new Promise((resolve) => req.signal.addEventListener('abort', resolve))
+    const aborted = new Promise((resolve) => req.signal.addEventListener('abort', resolve))
+    called.resolve()
+    await aborted
     thrown = true
     throw new TypeError('a bug of the app')
   })
   const client = await RawClient.connect(s.port)
   await client.write(get('/wait'))
-  await sleep(30)
+  await called.promise
   client.socket.resetAndDestroy()
   t.ok(await eventually(() => thrown))
   await sleep(20)
@@ -454,19 +464,24 @@ t.test('an app that throws its own error after its client left is still an ERROR
 t.test('maxQueue: with every slot busy and the queue at its bound, new requests get 503 and Retry-After', async (t) => {
   let release!: () => void
   const released = new Promise<void>((resolve) => (release = resolve))
+  const called = deferred()
   const s = await startServer(
     t,
     async (req, res) => {
+      called.resolve()
       if (req.path !== '/quick') await released
       res.end(req.path)
     },
     { threads: 1, maxQueue: 1 },
   )
+  // (The dispatcher's queue, read for the test.)
+  const dispatcher = (s.server as unknown as { settings: { dispatcher: { waiting: number } } }).settings.dispatcher
   const running = await RawClient.connect(s.port)
   await running.write(get('/running'))
+  await called.promise
   const waiting = await RawClient.connect(s.port)
   await waiting.write(get('/waiting'))
-  await sleep(30)
+  t.ok(await eventually(() => dispatcher.waiting === 1), 'one running, one waiting')
   const shed = await Promise.all([1, 2, 3].map(() => rawRequest(s.port, get('/quick'))))
   for (const r of shed) {
     t.equal(r.responses[0]?.statusCode, 503)
@@ -488,9 +503,11 @@ t.test('maxQueue: with every slot busy and the queue at its bound, new requests 
 t.test('maxQueue: a request refused while its body arrives gets its 503 and the connection closes', async (t) => {
   let release!: () => void
   const released = new Promise<void>((resolve) => (release = resolve))
+  const called = deferred()
   const s = await startServer(
     t,
     async (req, res) => {
+      called.resolve()
       await released
       res.end(req.path)
     },
@@ -498,7 +515,7 @@ t.test('maxQueue: a request refused while its body arrives gets its 503 and the 
   )
   const held = await RawClient.connect(s.port)
   await held.write(get('/held'))
-  await sleep(20)
+  await called.promise
   const client = await RawClient.connect(s.port)
   await client.write('POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nfirst part')
   await client.until(() => client.responses().length === 1)
