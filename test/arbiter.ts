@@ -110,12 +110,14 @@ t.test('one worker: a crash keeps the port and the connections waiting on it', a
 })
 
 t.test('a blocked event loop: named by the watchdog, WORKER TIMEOUT, SIGABRT, replaced', async (t) => {
-  const { cli, base, port } = await start(t, [...LOCAL, '--workers', '2', '--worker-timeout', '1', APP])
+  // 5 s, not less: the timeout also runs while a worker boots (node and Pegasus loading before its
+  // first beat), which takes seconds on a busy machine.
+  const { cli, base, port } = await start(t, [...LOCAL, '--workers', '2', '--worker-timeout', '5', APP])
   await allListening(base, 2)
   const socket = connect(port, '127.0.0.1', () => socket.write('GET /block?x=1 HTTP/1.0\r\n\r\n'))
   socket.on('error', () => {})
   const closed = new Promise((resolve) => socket.on('close', resolve))
-  const [, blocked] = await stderrMatch(cli, /^ERROR: Worker \(pid:(\d+)\) event loop blocked \(no heartbeat for 1 s\), in the app call for "GET \/block\?x=1 HTTP\/1\.0" \(started [\d.]+ s ago\)$/m)
+  const [, blocked] = await stderrMatch(cli, /^ERROR: Worker \(pid:(\d+)\) event loop blocked \(no heartbeat for 5 s\), in the app call for "GET \/block\?x=1 HTTP\/1\.0" \(started [\d.]+ s ago\)$/m)
   await stderrMatch(cli, new RegExp(`^ERROR: WORKER TIMEOUT \\(pid:${blocked}\\)\\n`, 'm'))
   // (SIGKILL a second later when SIGABRT is caught: tap's process hooks catch it in tests.)
   await stderrMatch(cli, new RegExp(`^ERROR: Worker \\(pid:${blocked}\\) was killed by signal SIG(ABRT|KILL)$`, 'm'))
@@ -251,7 +253,9 @@ t.test('--reload: a change under --chdir restarts the workers; node_modules and 
 })
 
 t.test('--max-worker-memory: a worker over it is recycled, its replacement listening first', async (t) => {
-  const { cli, base } = await start(t, [...LOCAL, '--max-worker-memory', '1', '--worker-timeout', '1', APP])
+  // --worker-timeout 0: no watchdog (the beats still carry the RSS), which a busy machine could
+  // set off while a worker boots.
+  const { cli, base } = await start(t, [...LOCAL, '--max-worker-memory', '1', '--worker-timeout', '0', APP])
   const [, recycled] = await cli.waitFor(/^INFO: Worker \(pid:(\d+)\) uses \d+ MiB \(--max-worker-memory 1\): recycling it once its replacement listens$/m)
   await until(() => !children(cli.child.pid as number).includes(Number(recycled)))
   t.not(await pid(base), Number(recycled))

@@ -4,7 +4,7 @@ import t from 'tap'
 import http from 'node:http'
 import net from 'node:net'
 import { RawClient, get, parseResponses, rawRequest } from './helpers/raw.js'
-import { eventually, httpRequest, sleep, startServer } from './helpers/server.js'
+import { deferred, eventually, httpRequest, sleep, startServer, turns } from './helpers/server.js'
 import type { Request, Response } from '../lib/server.js'
 
 
@@ -284,7 +284,7 @@ t.test('a connection paused at maxPipeline that then closes keeps reading until 
   socket.on('end', () => (ended = true))
   socket.on('error', (e) => (error = e))
   socket.write(get('/close') + get('/never'))
-  t.ok(await eventually(() => ended, 2000), 'the server ended its side')
+  t.ok(await eventually(() => ended), 'the server ended its side')
   // The server still reads (and drops) what the client sends, so it sends no RST.
   for (let i = 0; i < 5; i++) {
     socket.write(get('/ignored'))
@@ -338,7 +338,7 @@ t.test('a pipelined response queued behind a slow one gets drain once it is firs
     }
     res.end()
   })
-  const { responses } = await rawRequest(s.port, get('/slow') + get('/big'), { responses: 2, timeout: 8000 })
+  const { responses } = await rawRequest(s.port, get('/slow') + get('/big'), { responses: 2 })
   t.equal(responses[0].body.toString(), 'slow')
   t.equal(responses[1].body.length, big.length)
   t.ok(responses[1].body.equals(big))
@@ -424,10 +424,12 @@ t.test('413 when the declared body is larger than maxBodySize', async (t) => {
 
 t.test('413 when a chunked body grows past maxBodySize; the app sees the body fail', async (t) => {
   let bodyError: unknown
+  const reading = deferred()
   const s = await startServer(
     t,
     async (req, res) => {
       try {
+        reading.resolve()
         await req.body()
       } catch (error) {
         bodyError = error
@@ -441,7 +443,7 @@ t.test('413 when a chunked body grows past maxBodySize; the app sees the body fa
   // The body grows too large in a later piece: the app has started and its read fails.
   const client = await RawClient.connect(s.port)
   await client.write('POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n')
-  await sleep(30)
+  await reading.promise
   await client.write('6\r\nworld!\r\n0\r\n\r\n')
   await client.waitForClose()
   const responses = client.responses()
@@ -643,10 +645,12 @@ t.test('a throw after end() is only logged', async (t) => {
 t.test('client disconnect mid-request body: signal fires, res closes, no uncaught error', async (t) => {
   let resolveSeen!: (v: { aborted: boolean; reason: unknown; closed: boolean; bodyError: unknown }) => void
   const seen = new Promise<{ aborted: boolean; reason: unknown; closed: boolean; bodyError: unknown }>((r) => (resolveSeen = r))
+  const called = deferred()
   const s = await startServer(t, async (req, res) => {
     let closed = false
     res.on('close', () => (closed = true))
     const signal = req.signal
+    called.resolve()
     let bodyError: unknown = null
     try {
       await req.body()
@@ -660,7 +664,7 @@ t.test('client disconnect mid-request body: signal fires, res closes, no uncaugh
   const client = await RawClient.connect(s.port)
   await client.write('POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n')
   await client.write('x'.repeat(500))
-  await sleep(30)
+  await called.promise
   client.destroy()
   const result = await seen
   t.ok(result.aborted, 'req.signal aborted')
@@ -704,25 +708,32 @@ t.test('client disconnect while the app streams: signal fires, close fires, serv
 
 t.test('client disconnect while the request waits in the queue: the app is never called', async (t) => {
   const paths: string[] = []
+  const called = deferred()
+  const release = deferred()
   const s = await startServer(
     t,
     async (req, res) => {
       paths.push(req.path)
-      await sleep(100)
+      called.resolve()
+      if (req.path === '/first') await release.promise
       res.end('ok')
     },
     { threads: 1 },
   )
+  // (The dispatcher's queue, read for the test: the request is waiting for the one slot.)
+  const dispatcher = (s.server as unknown as { settings: { dispatcher: { waiting: number } } }).settings.dispatcher
   const first = await RawClient.connect(s.port)
   await first.write(get('/first'))
-  await sleep(20)
+  await called.promise
   const queued = await RawClient.connect(s.port)
   await queued.write(get('/queued'))
-  await sleep(20)
+  t.ok(await eventually(() => dispatcher.waiting === 1), 'the request waits in the queue')
   // An RST, not a FIN: a FIN is a half-close and the request would still be answered.
   queued.socket.resetAndDestroy()
+  t.ok(await eventually(() => s.server.connectionCount === 1), 'its connection is gone')
+  release.resolve()
   await first.waitForResponses(1)
-  await sleep(20)
+  await turns()
   t.same(paths, ['/first'])
   const after = await fetch(`${s.origin}/after`)
   t.equal(after.status, 200)
@@ -757,7 +768,7 @@ t.test('an idle keep-alive connection is closed after keepAliveTimeout', async (
   await client.waitForResponses(1)
   t.notOk(client.closed)
   const started = Date.now()
-  await client.waitForClose(3000)
+  await client.waitForClose()
   const waited = Date.now() - started
   t.ok(waited >= 250, `closed after ${waited} ms`)
   t.ok(await eventually(() => s.server.connectionCount === 0))
@@ -767,7 +778,7 @@ t.test('a half-sent head that stalls gets 408 and a close', async (t) => {
   const s = await startServer(t, hello, { keepAliveTimeout: 300, headersTimeout: 500 })
   const client = await RawClient.connect(s.port)
   await client.write('GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ')
-  await client.waitForClose(3000)
+  await client.waitForClose()
   const responses = client.responses()
   t.equal(responses.length, 1)
   t.equal(responses[0].statusCode, 408)
@@ -784,7 +795,7 @@ t.test('a head trickled in byte by byte still times out from its first byte', as
     await client.write(head[i]).catch(() => {})
     await sleep(100)
   }
-  await client.waitForClose(3000)
+  await client.waitForClose()
   t.equal(client.responses()[0]?.statusCode, 408)
   t.ok(Date.now() - started < 3000, 'cut off although bytes kept coming')
 })
@@ -792,7 +803,7 @@ t.test('a head trickled in byte by byte still times out from its first byte', as
 t.test('a connection that sends nothing is closed after headersTimeout', async (t) => {
   const s = await startServer(t, hello, { headersTimeout: 300 })
   const client = await RawClient.connect(s.port)
-  await client.waitForClose(3000)
+  await client.waitForClose()
   t.equal(client.data.length, 0, 'no response for a connection that never spoke')
 })
 
@@ -805,7 +816,7 @@ t.test('a busy connection is not timed out while its request is in flight', asyn
     },
     { keepAliveTimeout: 200, headersTimeout: 200 },
   )
-  const res = await rawRequest(s.port, get(), { responses: 1, timeout: 4000 })
+  const res = await rawRequest(s.port, get(), { responses: 1 })
   t.equal(res.responses[0].body.toString(), 'slow but fine')
   res.client.destroy()
 })
@@ -824,13 +835,13 @@ t.test('a connection whose client never closes after our end is destroyed after 
   socket.on('end', () => (ended = true))
   socket.on('error', () => {})
   socket.write(get())
-  t.ok(await eventually(() => ended, 2000), 'server ended its side')
+  t.ok(await eventually(() => ended), 'server ended its side')
   t.match(data, /Connection: close/)
   t.equal(s.server.connectionCount, 1, 'the connection lingers, reading what the client sends')
   socket.write('ignored bytes')
-  await sleep(100)
+  await turns()
   t.equal(s.server.connectionCount, 1, 'still lingering after more client bytes')
-  t.ok(await eventually(() => s.server.connectionCount === 0, 4000), 'destroyed after the linger time')
+  t.ok(await eventually(() => s.server.connectionCount === 0), 'destroyed after the linger time')
 })
 
 // --- Helpers ------------------------------------------------------------------------------------
@@ -863,7 +874,7 @@ t.test('a half-closed client still blocked by a full queue gets its unread reque
   await sleep(3)
   const others = await Promise.all([1, 2, 3, 4, 5].map(() => RawClient.connect(s.port)))
   for (const [i, d] of others.entries()) await d.write(get(`/d${i}`))
-  await b.waitForClose(5000)
+  await b.waitForClose()
   t.same(b.responses().map((r) => r.body.toString()), ['/b1', '/b2', '/b3'], 'all answered, in order, then closed')
   const replies = await Promise.all(others.map((d) => d.waitForResponses(1)))
   t.same(replies.map((r) => r[0].body.toString()), ['/d0', '/d1', '/d2', '/d3', '/d4'])

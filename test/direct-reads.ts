@@ -87,7 +87,7 @@ t.test('a stalled reader of a direct socket: the connection pauses and resumes i
   t.teardown(() => client.destroy())
   // Far more pipelined requests than maxPipeline and READ_AHEAD: reading stops and starts again.
   await client.write(get('/p').repeat(2000))
-  const responses = await client.waitForResponses(2000, { timeout: 10_000 })
+  const responses = await client.waitForResponses(2000)
   t.equal(responses.length, 2000)
   t.equal(responses[1999].body.toString(), 'GET /p')
 })

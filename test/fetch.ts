@@ -5,7 +5,7 @@ import t from 'tap'
 import { once } from 'node:events'
 import net from 'node:net'
 import { RawClient } from './helpers/raw.js'
-import { eventually, httpRequest, memoryLog, sleep, startServer, watchEscapes } from './helpers/server.js'
+import { eventually, httpRequest, memoryLog, sleep, startServer, turns, watchEscapes } from './helpers/server.js'
 import { createServer, type ServerOptions } from '../lib/server.js'
 
 type Handler = (request: Request, info: unknown) => Response | Promise<Response> | unknown
@@ -247,13 +247,13 @@ t.test('a streamed body: chunked, each piece written at once (SSE arrives event 
   await client.write('GET /events HTTP/1.1\r\nHost: x\r\n\r\n')
   await eventually(() => send !== null)
   ;(send as unknown as (text: string) => void)('data: one\n\n')
-  await client.until(() => client.data.includes('data: one'), 3000, 'the first event')
+  await client.until(() => client.data.includes('data: one'), 20_000, 'the first event')
   t.notOk(client.data.includes('data: two'), 'the first event arrives alone')
   t.match(client.data.toString('latin1'), /Transfer-Encoding: chunked/)
   ;(send as unknown as (text: string) => void)('data: two\n\n')
-  await client.until(() => client.data.includes('data: two'), 3000, 'the second event')
+  await client.until(() => client.data.includes('data: two'), 20_000, 'the second event')
   ;(close as unknown as () => void)()
-  await client.until(() => client.data.toString('latin1').endsWith('0\r\n\r\n'), 3000, 'the last chunk')
+  await client.until(() => client.data.toString('latin1').endsWith('0\r\n\r\n'), 20_000, 'the last chunk')
   client.destroy()
 })
 
@@ -273,7 +273,7 @@ t.test('HEAD: the body stream is cancelled and no body (nor a false length) goes
   })
   const client = await RawClient.connect(server.port)
   await client.write('HEAD / HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
-  await client.until(() => client.closed, 3000, 'both answers')
+  await client.until(() => client.closed, 20_000, 'both answers')
   const text = client.data.toString('latin1')
   const [head] = text.split('\r\n\r\n')
   t.match(head, /^HTTP\/1\.1 200 OK/)
@@ -304,7 +304,11 @@ t.test('backpressure: a 200 MiB stream to a client that does not read is not rea
   await once(socket, 'connect')
   socket.pause()
   socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n')
-  await sleep(500)
+  // The server writes until its socket is backed up (the kernel's buffers full); from then on
+  // nothing more is to be pulled. (Its connections, read for the test.)
+  const connections = (server.server as unknown as { connections: Set<{ socket: net.Socket }> }).connections
+  t.ok(await eventually(() => [...connections].some((conn) => conn.socket.writableNeedDrain)), 'the server socket is backed up')
+  await turns()
   const early = pulled
   await sleep(300)
   t.ok(pulled < 200, `only what the socket buffers is read (${pulled} of 3,200 pieces)`)

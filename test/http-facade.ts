@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { createServer, Server } from '../lib/interfaces/node/http.js'
 import { RawClient, get } from './helpers/raw.js'
-import { eventually, httpRequest, memoryLog, sleep } from './helpers/server.js'
+import { deferred, eventually, httpRequest, memoryLog, sleep, turns } from './helpers/server.js'
 import { root } from './helpers/cli.js'
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void
@@ -158,23 +158,27 @@ t.test('close(cb) when not listening: the callback gets node\'s error', async (t
   t.match(error, { code: 'ERR_SERVER_NOT_RUNNING' })
 })
 
-/** A connection whose request was answered (idle) and one waiting on GET /hang (busy). */
-async function idleAndBusy(port: number): Promise<{ idle: RawClient; busy: RawClient }> {
+/**
+ * A connection whose request was answered (idle) and one waiting on GET /hang (busy), once the
+ * app has it (`hanging` resolves when the app is called for /hang).
+ */
+async function idleAndBusy(port: number, hanging: Promise<void>): Promise<{ idle: RawClient; busy: RawClient }> {
   const idle = await RawClient.connect(port)
   await idle.write(get('/'))
   await idle.waitForResponses(1)
   const busy = await RawClient.connect(port)
   await busy.write(get('/hang'))
-  await sleep(50)
+  await hanging
   return { idle, busy }
 }
 
 t.test('closeAllConnections: busy and idle connections are destroyed', async (t) => {
+  const hanging = deferred()
   const { server, port } = await serve(t, (req, res) => {
-    if (req.url === '/hang') return
+    if (req.url === '/hang') return hanging.resolve()
     res.end('ok')
   })
-  const { idle, busy } = await idleAndBusy(port)
+  const { idle, busy } = await idleAndBusy(port, hanging.promise)
   const closed = new Promise((resolve) => server.close(resolve))
   server.closeAllConnections()
   await Promise.all([idle.waitForClose(), busy.waitForClose(), closed])
@@ -183,13 +187,17 @@ t.test('closeAllConnections: busy and idle connections are destroyed', async (t)
 
 t.test('closeIdleConnections: only connections with no response in progress', async (t) => {
   let release = (): void => {}
+  const hanging = deferred()
   const { server, port } = await serve(t, (req, res) => {
-    if (req.url === '/hang') release = () => res.end('late')
-    else res.end('ok')
+    if (req.url === '/hang') {
+      release = () => res.end('late')
+      hanging.resolve()
+    } else res.end('ok')
   })
-  const { idle, busy } = await idleAndBusy(port)
+  const { idle, busy } = await idleAndBusy(port, hanging.promise)
+  const accepted = once(server, 'connection')
   const fresh = await RawClient.connect(port)
-  await sleep(50)
+  await accepted
   server.closeIdleConnections()
   await idle.waitForClose()
   await fresh.waitForClose()
@@ -232,7 +240,7 @@ t.test('keepAliveTimeout set right after listen (Express: `app.listen().keepAliv
   const [response] = await client.waitForResponses(1)
   t.equal(response.headers['keep-alive'], 'timeout=1', "node's Keep-Alive header tells the client")
   const started = Date.now()
-  await client.waitForClose(4000)
+  await client.waitForClose()
   t.ok(Date.now() - started < 3000, 'the idle connection closed after about a second')
 })
 
@@ -251,7 +259,7 @@ t.test('keepAliveTimeout and headersTimeout changed on a running server apply at
   t.equal(after.headers['keep-alive'], 'timeout=1')
   const slow = await RawClient.connect(port)
   await slow.write('GET / HTTP/1.1\r\nHost: x\r\n')
-  await Promise.all([first.waitForClose(4000), slow.waitForClose(4000)])
+  await Promise.all([first.waitForClose(), slow.waitForClose()])
   t.match(slow.data.toString(), /^HTTP\/1.1 408/, 'a head that does not complete in time: 408')
 })
 
@@ -259,7 +267,7 @@ t.test("setTimeout: an inactive socket is destroyed, or given to the 'timeout' l
   const { server, port } = await serve(t, hello)
   server.setTimeout(150)
   const dropped = await RawClient.connect(port)
-  await dropped.waitForClose(2000)
+  await dropped.waitForClose()
   t.pass('no listener: destroyed')
   const timedOut: net.Socket[] = []
   server.setTimeout(150, (socket) => {
@@ -267,7 +275,7 @@ t.test("setTimeout: an inactive socket is destroyed, or given to the 'timeout' l
     socket.destroy()
   })
   const kept = await RawClient.connect(port)
-  await kept.waitForClose(2000)
+  await kept.waitForClose()
   t.equal(timedOut.length, 1, "the server's 'timeout' listener got the socket")
 })
 
@@ -340,22 +348,28 @@ t.test('by default no cap on app calls in flight: twenty held requests all reach
 
 t.test("a client's FIN during a response: node's rule by default, Pegasus's with httpAllowHalfOpen", async (t) => {
   const events: string[] = []
+  let called = deferred<() => void>()
   const { server, port } = await serve(t, (req, res) => {
     res.on('close', () => events.push(`close ${req.url} ${res.writableFinished}`))
-    setTimeout(() => res.end(`answer ${req.url}`), 150)
+    called.resolve(() => res.end(`answer ${req.url}`))
   })
   const left = await RawClient.connect(port)
   await left.write(get('/left'))
-  await sleep(30)
+  const answerLeft = await called.promise
   left.end()
   await left.waitForClose()
   t.equal(left.data.length, 0, 'the client is taken to have left: nothing is sent')
   t.ok(await eventually(() => events.includes('close /left false')), "the app's response closes unfinished")
+  answerLeft()
   server.httpAllowHalfOpen = true
+  called = deferred<() => void>()
   const half = await RawClient.connect(port)
   await half.write(get('/half'))
-  await sleep(30)
+  const answerHalf = await called.promise
   half.end()
+  // (The app answers after the FIN was read: the connection's end is polled within these turns.)
+  await turns()
+  answerHalf()
   const [response] = await half.waitForResponses(1)
   t.equal(response.body.toString(), 'answer /half', 'a half-closed client is answered')
 })
@@ -380,11 +394,11 @@ t.test("'upgrade' gets (req, socket, head); without a listener the request is pl
   server.on('upgrade', onUpgrade)
   const ws = await RawClient.connect(port)
   await ws.write(HANDSHAKE + 'early')
-  await ws.until(() => ws.data.includes('\r\n\r\n'), 3000, '101')
+  await ws.until(() => ws.data.includes('\r\n\r\n'), 20_000, '101')
   t.match(ws.data.toString(), /^HTTP\/1.1 101 /)
   server.closeAllConnections()
   await ws.write('still here')
-  await ws.until(() => ws.data.toString().endsWith('still here'), 3000, 'echo')
+  await ws.until(() => ws.data.toString().endsWith('still here'), 20_000, 'echo')
   t.notOk(ws.closed, 'closeAllConnections leaves an upgraded socket alone, as node does')
   ws.destroy()
   // Removed while the engine runs: plain HTTP again.

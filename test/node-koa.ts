@@ -173,7 +173,7 @@ t.test('a stream body: fs.createReadStream, whole and intact', async (t) => {
   const before = opened.length
   const quitter = await RawClient.connect(server.port)
   await quitter.write(get('/file'))
-  await quitter.until(() => quitter.data.length > 64 * 1024, 5000, 'some of the body')
+  await quitter.until(() => quitter.data.length > 64 * 1024, 20_000, 'some of the body')
   quitter.destroy()
   const stream = opened[before]
   await new Promise<void>((resolve) => (stream.closed ? resolve() : stream.once('close', () => resolve())))

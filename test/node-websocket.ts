@@ -263,7 +263,7 @@ t.test('a client that vanishes: the server sees 1006 and keeps serving', async (
   // Mid-message: half of a large frame, then gone.
   const raw = await RawClient.connect(server.port)
   await raw.write(handshake('/'))
-  await raw.until(() => raw.data.includes('\r\n\r\n'), 5000, '101')
+  await raw.until(() => raw.data.includes('\r\n\r\n'), 20_000, '101')
   t.match(raw.data.toString('latin1'), /^HTTP\/1\.1 101 Switching Protocols\r\n/)
   await raw.write(maskedFrame(0x2, randomBytes(MiB)).subarray(0, 300000))
   raw.destroy()
@@ -305,7 +305,7 @@ t.test('an upgrade on a keep-alive connection that served plain requests first',
   )
   const before = raw.data.length
   await raw.write(Buffer.concat([Buffer.from(handshake('/later'), 'latin1'), maskedFrame(0x1, Buffer.from('on the same socket'))]))
-  await raw.until(() => raw.data.includes('on the same socket', before), 5000, 'the echo')
+  await raw.until(() => raw.data.includes('on the same socket', before), 20_000, 'the echo')
   t.match(raw.data.toString('latin1', before), /^HTTP\/1\.1 101 Switching Protocols\r\n/)
   t.equal(wss.clients.size, 1)
   t.equal(server.server.connectionCount, 0, 'no longer a Pegasus connection')

@@ -169,7 +169,7 @@ t.test('write callbacks of output that cannot be written get an error (the app f
     )
     const client = await RawClient.connect(server.port)
     await client.write(GET)
-    await client.until(() => client.closed, 3000, 'the connection cut')
+    await client.until(() => client.closed, 20_000, 'the connection cut')
     t.notMatch(client.data.toString('latin1'), /500/, 'no 500 after the head went out')
     t.match(server.errText(), /failed after writing/, 'the failure is logged')
     if (withCallback) {

@@ -623,6 +623,11 @@ const errorCases: ErrorCase[] = [
   { name: 'two Content-Length fields of 5', input: `POST / HTTP/1.1\r\n${HOST}Content-Length: 5\r\nContent-Length: 5\r\n\r\nhello`, status: 400, message: /Multiple Content-Length/ },
   { name: 'Content-Length 005 and 5', input: `POST / HTTP/1.1\r\n${HOST}Content-Length: 005\r\ncontent-length: 5\r\n\r\nhello`, status: 400, message: /Multiple Content-Length/ },
   { name: 'Content-Length fields 0 and 00 then 1', input: `POST / HTTP/1.1\r\n${HOST}Content-Length: 0\r\nContent-Length: 00, 1\r\n\r\n`, status: 400, message: /Multiple Content-Length/ },
+  // Repeated fields that are not lists and say how to read the body (RFC 9110 §5.3): refused.
+  { name: 'two Content-Type fields', input: `POST / HTTP/1.1\r\n${HOST}Content-Type: text/plain\r\ncontent-type: application/json\r\nContent-Length: 2\r\n\r\n{}`, status: 400, message: /^Multiple Content-Type fields$/ },
+  { name: 'two equal Content-Type fields', input: `POST / HTTP/1.1\r\n${HOST}CONTENT-TYPE: text/plain\r\nContent-Type: text/plain\r\n\r\n`, status: 400, message: /^Multiple Content-Type fields$/ },
+  { name: 'an empty Content-Type field, then one', input: `GET / HTTP/1.1\r\n${HOST}Content-Type:\r\nContent-Type: text/plain\r\n\r\n`, status: 400, message: /^Multiple Content-Type fields$/ },
+  { name: 'two Content-Range fields', input: `PUT / HTTP/1.1\r\n${HOST}Content-Range: bytes 0-1/4\r\nContent-Range: bytes 2-3/4\r\nContent-Length: 2\r\n\r\nab`, status: 400, message: /^Multiple Content-Range fields$/ },
   { name: 'empty Host on 1.1', input: 'GET / HTTP/1.1\r\nHost:\r\n\r\n', status: 400, message: /Empty Host/ },
   { name: 'Content_Length', input: `POST / HTTP/1.1\r\n${HOST}content_length: 5\r\n\r\nhello`, status: 400, message: /^Content_Length is ambiguous$/ },
   { name: 'Transfer_Encoding', input: `POST / HTTP/1.1\r\n${HOST}Transfer_encoding: chunked\r\n\r\n0\r\n\r\n`, status: 400, message: /^Transfer_Encoding is ambiguous$/ },
@@ -771,6 +776,9 @@ const acceptCases: AcceptCase[] = [
   { name: 'leading zeros in a chunk size', input: `${CHUNKED_HEAD}00000000000000000000005\r\nhello\r\n00\r\n\r\n`, expect: { chunked: true, body: 'hello' } },
   { name: 'trailers', input: `${CHUNKED_HEAD}0\r\nX: y\r\nEmpty:\r\nObs: \x80\t\xff\r\n\r\n`, expect: { chunked: true } },
   { name: 'names of the length of framing fields', input: `GET / HTTP/1.1\r\n${HOST}Content_Lengtx: 1\r\nX_Content_Type: a\r\nTransfer_Encodinx: b\r\nA-Transfer-Codin: c\r\n\r\n`, expect: { contentLength: -1, chunked: false } },
+  { name: 'one Content-Type and one Content-Range', input: `PUT / HTTP/1.1\r\n${HOST}Content-Type: text/plain\r\nContent-Range: bytes 0-1/4\r\nContent-Length: 2\r\n\r\nab`, expect: { contentLength: 2, body: 'ab' } },
+  // Repeated: names as long as Content-Type and Content-Range, and list fields about the content.
+  { name: 'repeats that are not Content-Type or Content-Range', input: `GET / HTTP/1.1\r\n${HOST}Content-Typx: a\r\nContent-Typx: b\r\nCache-Control: a\r\nCache-Control: b\r\nContent-Rangx: a\r\nContent-Rangx: b\r\nContent-Encoding: gzip\r\nContent-Encoding: br\r\nContent-Language: en\r\nContent-Language: fr\r\n\r\n`, expect: { contentLength: -1 } },
   // Names that only start like forbidden ones, or are too long to be one.
   { name: 'trailers named like forbidden ones', input: `${CHUNKED_HEAD}0\r\nHosts: a\r\nContent-Lengths: 1\r\nX-Content-Type: a\r\nProxy-Authorization-Extra: b\r\nServer-Timing: a\r\nVary: *\r\n\r\n`, expect: { chunked: true } },
   { name: 'TE with empty list elements', input: `POST / HTTP/1.1\r\n${HOST}Transfer-Encoding: , chunked ,\r\n\r\n0\r\n\r\n`, expect: { chunked: true } },

@@ -13,7 +13,7 @@ import { createServer as createHttpServer } from '../lib/interfaces/node/http.js
 import { AllowList, nodeOf, parseForwarded, readForwarded } from '../lib/proxy.js'
 import { RequestHead } from '../lib/http/head.js'
 import { RawClient, get, rawRequest } from './helpers/raw.js'
-import { eventually, httpRequest, memoryLog, startServer, watchEscapes } from './helpers/server.js'
+import { deferred, eventually, httpRequest, memoryLog, startServer, watchEscapes } from './helpers/server.js'
 
 /** A native app that answers what it was told about its client. */
 const whoAmI: App = (req, res) => {
@@ -446,16 +446,19 @@ t.test('fetch interface: a Hono app sees the forwarded URL and client', async (t
 
 t.test('a client gone before its address was read has none', async (t) => {
   let seen: unknown = null
+  const called = deferred()
   const s = await startServer(t, async (req, res) => {
     // (The client's FIN aborts the signal before the socket is closed.)
-    await new Promise((resolve) => req.socket.once('close', resolve))
+    const closed = new Promise((resolve) => req.socket.once('close', resolve))
+    called.resolve()
+    await closed
     seen = { address: req.remoteAddress, port: req.remotePort, family: req.remoteFamily }
     res.end()
   }, { bufferBody: 0 })
   const client = await RawClient.connect(s.port)
   // A body that never completes: the client's leaving closes the connection at once.
   await client.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nab')
-  await new Promise((resolve) => setTimeout(resolve, 100))
+  await called.promise
   client.destroy()
   t.ok(await eventually(() => seen !== null))
   t.same(seen, { address: undefined, port: undefined, family: undefined })

@@ -718,10 +718,14 @@ t.test('end(callback) does not send the callback as a body', async (t) => {
 
 t.test('write() calls its callback once the chunk is written, in every node:http form, HEAD too', async (t) => {
   const calls: string[] = []
+  let resolveAll!: () => void
+  const all = new Promise<void>((resolve) => (resolveAll = resolve))
   const s = await startServer(t, async (req, res) => {
     const socket = req.socket
-    const written = (label: string) => (error?: Error | null) =>
+    const written = (label: string) => (error?: Error | null) => {
       calls.push(`${req.method} ${label} ${error ?? 'ok'} ${socket.writableLength === 0 ? 'out' : 'pending'}`)
+      if (calls.length === 8) resolveAll()
+    }
     res.write('a', written('a'))
     res.write('62', 'hex', written('b'))
     res.write(Buffer.from('c'), undefined, written('c'))
@@ -733,6 +737,7 @@ t.test('write() calls its callback once the chunk is written, in every node:http
   client.destroy()
   t.equal(responses[0].body.toString(), 'abcd')
   t.equal(responses[1].body.length, 0)
+  await all
   t.same(calls, [
     'GET a ok out',
     'GET b ok out',
@@ -746,43 +751,62 @@ t.test('write() calls its callback once the chunk is written, in every node:http
 })
 
 t.test('a write callback waits until its chunk is written: not while the client does not read', async (t) => {
+  // Far more than the socket buffers hold: the chunk cannot all be written until the client reads.
+  const size = 32 * 1024 * 1024
   let calledBack = false
   let resolveWritten!: (error: unknown) => void
   const written = new Promise((resolve) => (resolveWritten = resolve))
-  const s = await startServer(t, (_req, res) => {
-    res.write(Buffer.alloc(32 * 1024 * 1024), (error) => {
+  let resolveWrote!: (socket: net.Socket) => void
+  const wrote = new Promise<net.Socket>((resolve) => (resolveWrote = resolve))
+  const s = await startServer(t, (req, res) => {
+    res.write(Buffer.alloc(size, 'x'), (error) => {
       calledBack = true
       resolveWritten(error)
     })
     res.end()
+    resolveWrote(req.socket as net.Socket)
   })
   const client = await RawClient.connect(s.port)
   client.socket.pause()
   await client.write(get())
-  await sleep(200)
-  t.equal(calledBack, false, 'not called while the chunk waits for the client')
+  const socket = await wrote
+  // A few turns of the event loop, for a callback that would come as soon as the chunk is queued.
+  for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve))
+  t.ok(socket.writableLength > size / 2, 'the chunk is not written: the client does not read')
+  t.equal(calledBack, false, 'so its callback has not been called')
   client.socket.resume()
   t.equal(await written, null, 'called (without an error) once the client reads')
-  const [res] = await client.waitForResponses(1)
-  t.equal(res.body.length, 32 * 1024 * 1024)
+  const [res] = await client.waitForResponses(1, { timeout: 60_000 })
+  t.equal(res.body.length, size)
+  t.ok(res.body.equals(Buffer.alloc(size, 'x')), 'every byte as written')
   client.destroy()
 })
 
 t.test('the write callbacks of a pipelined response wait for the response before it', async (t) => {
   const events: string[] = []
+  let resolveQuickWrote!: () => void
+  const quickWrote = new Promise<void>((resolve) => (resolveQuickWrote = resolve))
+  let resolveQuickWritten!: () => void
+  const quickWritten = new Promise<void>((resolve) => (resolveQuickWritten = resolve))
   const s = await startServer(t, async (req, res) => {
     if (req.path === '/slow') {
-      await sleep(50)
+      // Ends once the response behind it has written (and a few turns of the loop later).
+      await quickWrote
+      for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve))
       events.push('slow ends')
       return void res.end('slow')
     }
-    res.write('quick', (error) => events.push(`quick written ${error ?? 'ok'}`))
+    res.write('quick', (error) => {
+      events.push(`quick written ${error ?? 'ok'}`)
+      resolveQuickWritten()
+    })
     events.push('quick wrote')
     res.end()
+    resolveQuickWrote()
   })
   const { responses, client } = await rawRequest(s.port, get('/slow') + get('/quick'), { responses: 2 })
   client.destroy()
-  await sleep(10)
+  await quickWritten
   t.same(responses.map((r) => r.body.toString()), ['slow', 'quick'])
   t.same(events, ['quick wrote', 'slow ends', 'quick written ok'])
 })
@@ -795,19 +819,22 @@ t.test('write callbacks get ERR_STREAM_DESTROYED once the client has gone, held 
     codes[label] = (error as (Error & { code?: string }) | null | undefined)?.code ?? 'no error'
     if (Object.keys(codes).length === 2) resolveDone()
   }
+  let resolveHeld!: () => void
+  const held = new Promise<void>((resolve) => (resolveHeld = resolve))
   const s = await startServer(t, async (req, res) => {
     if (req.path === '/first') {
       res.write('first')
-      await sleep(150)
+      await new Promise((resolve) => res.once('close', resolve))
       res.write('late', record('after the client left'))
       return void res.end()
     }
     res.write('held', record('held back when the client left'))
+    resolveHeld()
   })
   const client = await RawClient.connect(s.port)
   await client.write(get('/first') + get('/second'))
-  await client.until(() => client.data.includes('first'))
-  await sleep(20)
+  await client.until(() => client.data.includes('first'), 30_000)
+  await held
   client.socket.resetAndDestroy()
   await done
   t.same(codes, { 'held back when the client left': 'ERR_STREAM_DESTROYED', 'after the client left': 'ERR_STREAM_DESTROYED' })
@@ -818,10 +845,11 @@ t.test("'close' fires and writes are ignored once the client has gone", async (t
   const done = new Promise((r) => (resolveDone = r))
   const s = await startServer(t, async (_req, res) => {
     const events: string[] = []
+    const closed = new Promise((resolve) => res.once('close', resolve))
     res.on('close', () => events.push('close'))
     res.on('finish', () => events.push('finish'))
     res.write('first')
-    await sleep(100)
+    await closed
     const ok = res.write('after the client left')
     res.end('end after the client left')
     resolveDone({ events, ok, destroyed: res.destroyed, ended: res.writableEnded })
@@ -891,17 +919,24 @@ t.test('a 32 MiB chunked response to a slow reader arrives whole (write() false 
 
 t.test('end() calls its callback in every node:http form, after the response is out', async (t) => {
   const calls: string[] = []
+  let resolveCalled!: () => void
+  let called = new Promise<void>((resolve) => (resolveCalled = resolve))
+  const call = (label: string) => (): void => {
+    calls.push(label)
+    resolveCalled()
+  }
   const s = await startServer(t, (req, res) => {
     const label = req.path.slice(1)
-    if (label === 'cb') res.end(() => calls.push(label))
-    else if (label === 'body-cb') res.end('x', () => calls.push(label))
-    else res.end('x', 'utf8', () => calls.push(label))
+    if (label === 'cb') res.end(call(label))
+    else if (label === 'body-cb') res.end('x', call(label))
+    else res.end('x', 'utf8', call(label))
   })
   for (const path of ['/cb', '/body-cb', '/body-encoding-cb']) {
     const { responses } = await rawRequest(s.port, get(path), { responses: 1 })
     t.equal(responses[0].statusCode, 200, path)
+    await called
+    called = new Promise<void>((resolve) => (resolveCalled = resolve))
   }
-  await sleep(10)
   t.same(calls, ['cb', 'body-cb', 'body-encoding-cb'])
 })
 

@@ -21,6 +21,8 @@
 // - Content-Length lists and repeated Content-Length fields are refused even when the values are
 //   equal (RFC 9112 §6.3 (5) allows either), as are an empty Host and trailers carrying fields
 //   RFC 9110 §6.5.1 forbids there;
+// - a repeated Content-Type or Content-Range is refused (RFC 9110 §5.3: not a list, so it cannot
+//   be combined; a recipient could read either one);
 // - 414 is for a long target only: a request line too long in its method or version gets 400.
 //
 // A row with `todo` would be a place where Pegasus departs from the RFC without a reason: its
@@ -425,6 +427,40 @@ const groups: Group[] = [
         expect: ok({ headers: { x: '1, 3, 4', y: '2' }, rawHeaders: ['Host', 'a', 'X', '1', 'Y', '2', 'X', '3', 'x', '4'] }),
       },
       { section: 'RFC 9110 §5.3', name: 'repeated list-valued fields', request: get('X: a, b', 'X: c'), expect: ok({ headers: { x: 'a, b, c' } }) },
+      // A field whose value is not a list cannot be combined; repeated, Content-Type and
+      // Content-Range would have the app read the body by the first and a proxy perhaps by the
+      // last: refused (policy; gunicorn 26.1 refuses a second Content-Type, nginx a second
+      // Content-Range). List fields about the content combine as any list does.
+      {
+        section: 'RFC 9110 §5.3, §8.3',
+        name: 'two Content-Type fields',
+        request: post(['Content-Type: application/json', 'Content-Type: text/plain', 'Content-Length: 2'], '{}'),
+        expect: bad(),
+      },
+      {
+        section: 'RFC 9110 §5.3, §8.3',
+        name: 'two Content-Type fields with the same value',
+        request: post(['Content-Type: text/plain', 'content-type: text/plain', 'Content-Length: 2'], 'hi'),
+        expect: bad(),
+      },
+      {
+        section: 'RFC 9110 §5.3, §14.4',
+        name: 'two Content-Range fields',
+        request: withLine('PUT / HTTP/1.1', 'Content-Range: bytes 0-1/4', 'Content-Range: bytes 2-3/4', 'Content-Length: 2') + 'ab',
+        expect: bad(),
+      },
+      {
+        section: 'RFC 9110 §8.3, §14.4',
+        name: 'one Content-Type and one Content-Range',
+        request: withLine('PUT / HTTP/1.1', 'Content-Type: text/plain', 'Content-Range: bytes 2-3/4', 'Content-Length: 2') + 'cd',
+        expect: ok({ method: 'PUT', headers: { 'content-type': 'text/plain', 'content-range': 'bytes 2-3/4' }, body: 'cd' }),
+      },
+      {
+        section: 'RFC 9110 §5.3, §8.4',
+        name: 'repeated Content-Encoding (a list) combines',
+        request: post(['Content-Encoding: gzip', 'Content-Encoding: br', 'Content-Length: 2'], 'xy'),
+        expect: ok({ headers: { 'content-encoding': 'gzip, br' }, body: 'xy' }),
+      },
 
       // field-line = field-name ":" OWS field-value OWS; OWS is not part of the value.
       { section: 'RFC 9110 §5.5', name: 'one SP before the value', request: get('X: value'), expect: ok({ headers: { x: 'value' } }) },

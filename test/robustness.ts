@@ -160,7 +160,7 @@ function observed(probe: Probe, tracked: Tracked, work: (req: Request, res: Resp
 
 /** Waits for the app's side (RawClient.until only looks again when the client's socket stirs). */
 async function untilReady(probe: Probe, what: string): Promise<void> {
-  if (!(await eventually(() => probe.ready, 5000))) throw new Error(`Timed out waiting for ${what}`)
+  if (!(await eventually(() => probe.ready))) throw new Error(`Timed out waiting for ${what}`)
 }
 
 type Hangup = 'closes' | 'resets'
@@ -239,7 +239,7 @@ const stages: Stage[] = [
     },
     async drive(client, probe) {
       await client.write(get('/stream'))
-      await client.until(() => client.data.length > 256 * KiB, 5000, 'part of the response')
+      await client.until(() => client.data.length > 256 * KiB, 20_000, 'part of the response')
       // Stop reading: the app ends up waiting for 'drain' when the client leaves.
       client.socket.pause()
       await untilReady(probe, 'the app waiting for drain')
@@ -318,8 +318,8 @@ t.test('a client that closes (FIN) while the app awaits', async (t) => {
   const client = await RawClient.connect(s.port)
   await stage.drive(client, probe)
   client.destroy()
-  t.ok(await eventually(() => probe.abortEvent, 2000), "the app sees req.signal's abort event")
-  t.ok(await eventually(() => s.server.connectionCount === 0, 2000), 'connection count back to 0')
+  t.ok(await eventually(() => probe.abortEvent), "the app sees req.signal's abort event")
+  t.ok(await eventually(() => s.server.connectionCount === 0), 'connection count back to 0')
   t.not(await within(probe.done, 3000), 'timeout', 'the app finished')
   t.same(escaped, [])
 })
@@ -584,7 +584,7 @@ t.test('thousands of connections opened and dropped: others are served, nothing 
 
   // A first batch warms up code paths and pools, so the baseline is what a steady server holds.
   await runBatch(0)
-  t.ok(await eventually(() => s.server.connectionCount === 0, 5000), 'warm-up connections closed')
+  t.ok(await eventually(() => s.server.connectionCount === 0), 'warm-up connections closed')
   const fdsBefore = openFds()
   const heapBefore = await settledHeap()
 
@@ -612,9 +612,9 @@ t.test('thousands of connections opened and dropped: others are served, nothing 
 
   t.ok(probe.answered > 0, `the other client got ${probe.answered} answers meanwhile`)
   t.same(probe.wrong, [], 'every one of them right')
-  t.ok(await eventually(() => s.server.connectionCount === 0, 5000), `connection count back to 0 (peak ${peak})`)
+  t.ok(await eventually(() => s.server.connectionCount === 0), `connection count back to 0 (peak ${peak})`)
   // Closed sockets leave the fd table on the next turns of the loop.
-  await eventually(() => openFds() <= fdsBefore + 2, 5000)
+  await eventually(() => openFds() <= fdsBefore + 2)
   const fdsAfter = openFds()
   const heapAfter = await settledHeap()
   t.comment(`${BATCH * BATCHES} connections; fds ${fdsBefore} -> ${fdsAfter}; heap ${mib(heapBefore)} -> ${mib(heapAfter)}`)
@@ -651,7 +651,7 @@ async function keepSending(client: RawClient, build: (n: number) => { pieces: st
     } catch {
       break // the server closed while we wrote
     }
-    await client.waitForResponses(n + 1, { timeout: 10000 })
+    await client.waitForResponses(n + 1)
   }
   return sent
 }
@@ -822,7 +822,7 @@ t.test('the CLI under load: SIGTERM lets requests in flight finish, then exits 0
   t.teardown(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
   })
-  t.ok(await eventually(() => /^INFO: Listen at "127\.0\.0\.1:\d+"$/m.test(stdout), 10000), 'the CLI listens')
+  t.ok(await eventually(() => /^INFO: Listen at "127\.0\.0\.1:\d+"$/m.test(stdout)), 'the CLI listens')
   const port = Number(/Listen at "127\.0\.0\.1:(\d+)"/.exec(stdout)?.[1])
 
   // The default echo app: GET gets an empty 200, POST its body back.

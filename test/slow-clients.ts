@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs'
 import type { Request, Response } from '../lib/server.js'
 import { LOCAL, start } from './helpers/cli.js'
 import { get, probe, rawRequest, RawClient } from './helpers/raw.js'
-import { eventually, sleep, startServer, watchEscapes } from './helpers/server.js'
+import { deferred, eventually, sleep, startServer, watchEscapes } from './helpers/server.js'
 
 const KiB = 1024
 const MiB = 1024 * KiB
@@ -165,7 +165,7 @@ t.test('Expect: 100-continue on a body within bufferBody: 100 at once, the app g
 t.test('a small body that stalls gets 408 and its app is never called', async (t) => {
   const calls: Call[] = []
   const s = await startServer(t, recording(calls), { bodyTimeout: 1000 })
-  const { responses, closed } = await rawRequest(s.port, 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc', { timeout: 5000 })
+  const { responses, closed } = await rawRequest(s.port, 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc')
   t.equal(responses[0]?.statusCode, 408)
   t.equal(responses[0]?.body.toString(), 'Request body timed out\n')
   t.ok(closed)
@@ -255,7 +255,7 @@ t.test('a client that takes its response slower than minDataRate is cut off; a s
     },
     { minDataRate: 10 * KiB, minDataRateGrace: 1000 },
   )
-  const trickle = await rawRequest(s.port, get('/trickle', 'Connection: close\r\n'), { timeout: 8000 })
+  const trickle = await rawRequest(s.port, get('/trickle', 'Connection: close\r\n'))
   t.equal(trickle.responses[0]?.body.toString(), '0123456789'.repeat(25), 'a slow app streams to the end')
 
   const client = await RawClient.connect(s.port)
@@ -362,9 +362,11 @@ t.test('a head cut short by the client closing gets 400, after the requests befo
 t.test('an app that fails because its client left is one INFO line, not an ERROR', async (t) => {
   const escaped = watchEscapes(t)
   let failed = false
+  const called = deferred()
   const s = await startServer(
     t,
     async (req, res) => {
+      called.resolve()
       if (req.path === '/signal') {
         await new Promise((resolve) => setTimeout(resolve, 5000).unref())
         failed = true
@@ -383,7 +385,8 @@ t.test('an app that fails because its client left is one INFO line, not an ERROR
   )
   const client = await RawClient.connect(s.port)
   await client.write('POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc')
-  await sleep(30)
+  // (Gone once the app has the request: an RST drops bytes the server has not read.)
+  await called.promise
   client.socket.resetAndDestroy()
   t.ok(await eventually(() => failed), 'the app failed')
   await sleep(20)
@@ -403,15 +406,17 @@ t.test('what counts as failing because the client left: its abort reason, caused
     '/bug': () => new RangeError('a bug of the app'),
   }
   let failed = 0
+  let started = 0
   const s = await startServer(t, async (req) => {
+    started++
     await new Promise((resolve) => req.signal.addEventListener('abort', resolve))
     failed++
     throw failures[req.path](req.signal.reason as Error)
   })
-  for (const path of Object.keys(failures)) {
+  for (const [i, path] of Object.keys(failures).entries()) {
     const client = await RawClient.connect(s.port)
     await client.write(get(path))
-    await sleep(20)
+    await eventually(() => started === i + 1)
     client.socket.resetAndDestroy()
   }
   t.ok(await eventually(() => failed === 6))
@@ -428,8 +433,10 @@ t.test('what counts as failing because the client left: its abort reason, caused
 t.test('the CLI logs a client that leaves mid-body as one INFO line, and no ERROR', async (t) => {
   const { cli, port } = await start(t, [...LOCAL, '--buffer-body', '0'])
   const client = await RawClient.connect(port)
-  await client.write('POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc')
-  await sleep(50)
+  // Expect: 100-continue, so that the 100 says the app is reading the body: the client leaves
+  // then (an RST drops bytes the server has not read).
+  await client.write('POST /upload HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 100\r\n\r\nabc')
+  await client.until(() => client.data.includes('HTTP/1.1 100 Continue\r\n\r\n'), undefined, 'the 100')
   client.socket.resetAndDestroy()
   await cli.waitFor(/^INFO: Client went away during "POST \/upload HTTP\/1\.1": Client disconnected$/m)
   t.equal(await cli.stop(), 0)
@@ -438,14 +445,17 @@ t.test('the CLI logs a client that leaves mid-body as one INFO line, and no ERRO
 
 t.test('an app that throws its own error after its client left is still an ERROR', async (t) => {
   let thrown = false
+  const called = deferred()
   const s = await startServer(t, async (req) => {
-    await new Promise((resolve) => req.signal.addEventListener('abort', resolve))
+    const aborted = new Promise((resolve) => req.signal.addEventListener('abort', resolve))
+    called.resolve()
+    await aborted
     thrown = true
     throw new TypeError('a bug of the app')
   })
   const client = await RawClient.connect(s.port)
   await client.write(get('/wait'))
-  await sleep(30)
+  await called.promise
   client.socket.resetAndDestroy()
   t.ok(await eventually(() => thrown))
   await sleep(20)
@@ -457,20 +467,25 @@ t.test('an app that throws its own error after its client left is still an ERROR
 t.test('maxQueue: with every slot busy and the queue at its bound, new requests get 503 and Retry-After', async (t) => {
   let release!: () => void
   const released = new Promise<void>((resolve) => (release = resolve))
+  const called = deferred()
   const s = await startServer(
     t,
     async (req, res) => {
+      called.resolve()
       if (req.path !== '/quick') await released
       res.end(req.path)
     },
     { threads: 1, maxQueue: 1 },
   )
+  // (The dispatcher's queue, read for the test.)
+  const dispatcher = (s.server as unknown as { settings: { dispatcher: { waiting: number } } }).settings.dispatcher
   const running = await RawClient.connect(s.port)
   await running.write(get('/running'))
+  await called.promise
   const waiting = await RawClient.connect(s.port)
   await waiting.write(get('/waiting'))
-  await sleep(30)
-  const shed = await Promise.all([1, 2, 3].map(() => rawRequest(s.port, get('/quick'), { responses: 1, timeout: 10_000 })))
+  t.ok(await eventually(() => dispatcher.waiting === 1), 'one running, one waiting')
+  const shed = await Promise.all([1, 2, 3].map(() => rawRequest(s.port, get('/quick'), { responses: 1 })))
   for (const r of shed) {
     t.equal(r.responses[0]?.statusCode, 503)
     t.equal(r.responses[0]?.headers['retry-after'], '1')
@@ -492,9 +507,11 @@ t.test('maxQueue: with every slot busy and the queue at its bound, new requests 
 t.test('maxQueue: a request refused while its body arrives gets its 503 and the connection closes', async (t) => {
   let release!: () => void
   const released = new Promise<void>((resolve) => (release = resolve))
+  const called = deferred()
   const s = await startServer(
     t,
     async (req, res) => {
+      called.resolve()
       await released
       res.end(req.path)
     },
@@ -502,7 +519,7 @@ t.test('maxQueue: a request refused while its body arrives gets its 503 and the 
   )
   const held = await RawClient.connect(s.port)
   await held.write(get('/held'))
-  await sleep(20)
+  await called.promise
   const client = await RawClient.connect(s.port)
   await client.write('POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nfirst part')
   await client.until(() => client.responses().length === 1)
@@ -534,7 +551,7 @@ t.test('--max-queue 0 on the command line: a request that would wait gets 503', 
   const held = await RawClient.connect(port)
   await held.write(get('/held'))
   await cli.waitFor(/^slow: waiting$/m)
-  const shed = await rawRequest(port, get('/next'), { responses: 1, timeout: 10_000 })
+  const shed = await rawRequest(port, get('/next'), { responses: 1 })
   t.equal(shed.responses[0]?.statusCode, 503)
   shed.client.destroy()
   await cli.stop()

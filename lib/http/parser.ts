@@ -389,6 +389,8 @@ export class Parser {
     let upgradeField = false
     let expectContinue = false
     let hosts = 0
+    let contentType = false
+    let contentRange = false
     while (p < end - 2) {
       const nameStart = p
       while (TOKEN[data[p]] === 1) p++
@@ -441,6 +443,22 @@ export class Parser {
               else if (option === 1) connectionKeepAlive = true
               else if (option === 2) connectionUpgrade = true
             }
+          }
+          break
+        // RFC 9110 section 5.3: a field whose value is not a list cannot be combined. Repeated,
+        // those that say how to read the body are refused: the app would read the first, a proxy
+        // in front may read the last (gunicorn 26.1 refuses a second Content-Type, nginx a
+        // second Content-Range).
+        case 12:
+          if (nameIs(data, nameStart, CONTENT_TYPE)) {
+            if (contentType) throw new HttpError(400, 'Multiple Content-Type fields')
+            contentType = true
+          }
+          break
+        case 13:
+          if (nameIs(data, nameStart, CONTENT_RANGE)) {
+            if (contentRange) throw new HttpError(400, 'Multiple Content-Range fields')
+            contentRange = true
           }
           break
         case 14:
@@ -690,6 +708,8 @@ const EXPECT = lower('expect')
 const EXPECTATIONS = [lower('100-continue')]
 const CONNECTION = lower('connection')
 const CONTENT_LENGTH = lower('content-length')
+const CONTENT_TYPE = lower('content-type')
+const CONTENT_RANGE = lower('content-range')
 const TRANSFER_ENCODING = lower('transfer-encoding')
 const TE_TOKENS = [lower('chunked')]
 const CONNECTION_TOKENS = [lower('close'), lower('keep-alive'), lower('upgrade')]

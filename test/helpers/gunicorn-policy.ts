@@ -47,7 +47,6 @@ export const REASONS = {
   method: { title: 'Any token is a method (the app decides what it implements)', rfc: 'RFC 9110 §9.1, §5.6.2' },
   underscore: { title: 'Transfer_Encoding and Content_Length refused (400), not dropped', rfc: 'RFC 9110 §5.1; RFC 9112 §6.3' },
   eof: { title: 'A body cut short by EOF never reaches the app: the connection closes', rfc: 'RFC 9112 §8' },
-  singleton: { title: 'A repeated singleton field (Content-Type) passed on; req.headers keeps the first', rfc: 'RFC 9110 §5.3' },
   proxyProtocol: { title: 'With the PROXY protocol on, every connection starts with a valid PROXY header, or is closed unanswered', rfc: 'PROXY protocol §2' },
 } satisfies Record<string, PolicyReason>
 
@@ -118,13 +117,6 @@ export const DIFFERENCES: Difference[] = [
     gunicorn: 'drops `Transfer_Encoding` and `Content_Length` (by default; they would collide with the real fields in a WSGI environ) and serves the request',
     pegasus: refused(400),
     note: 'refuses `Transfer_Encoding` and `Content_Length`: a server or proxy that maps `_` to `-` would frame by them',
-  },
-  {
-    id: 'invalid/041',
-    reason: 'singleton',
-    gunicorn: 'refuses two Content-Type fields',
-    pegasus: { kind: 'served', requests: 1 },
-    note: 'serves the request with both fields in req.rawHeaders; req.headers["content-type"] is the first, as node:http does',
   },
 
   // --- PROXY protocol ----------------------------------------------------------------------------

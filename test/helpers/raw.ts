@@ -32,6 +32,8 @@ export interface ParseResult {
 }
 
 const CRLF = Buffer.from('\r\n')
+/** How long a wait for the server's bytes or its close lasts by default before it fails. */
+const WAIT = 20_000
 const HEAD_END = Buffer.from('\r\n\r\n')
 
 /**
@@ -128,7 +130,9 @@ export class RawClient {
   readonly localPort: number
   /** Each 'data' event's bytes, to see what arrived together. */
   readonly chunks: Buffer[]
+  /** The chunks joined so far: `joinedLength` bytes of a buffer grown by doubling. */
   private joined: Buffer
+  private joinedLength: number
   private joinedChunks: number
   /** The server ended its side (or the socket closed). */
   ended: boolean
@@ -141,6 +145,7 @@ export class RawClient {
     this.localPort = socket.localPort ?? 0
     this.chunks = []
     this.joined = Buffer.alloc(0)
+    this.joinedLength = 0
     this.joinedChunks = 0
     this.ended = false
     this.closed = false
@@ -165,13 +170,25 @@ export class RawClient {
     })
   }
 
-  /** Every byte received so far. */
+  /**
+   * Every byte received so far. Joined as they come, into a buffer that grows by doubling: a
+   * check of the data at each 'data' event stays linear in the bytes received, not quadratic.
+   * (Bytes once returned never change: new ones go after them, or into a new buffer.)
+   */
   get data(): Buffer {
-    if (this.joinedChunks !== this.chunks.length) {
-      this.joined = Buffer.concat([this.joined, ...this.chunks.slice(this.joinedChunks)])
-      this.joinedChunks = this.chunks.length
+    const chunks = this.chunks
+    if (this.joinedChunks !== chunks.length) {
+      let length = this.joinedLength
+      for (let i = this.joinedChunks; i < chunks.length; i++) length += chunks[i].length
+      if (length > this.joined.length) {
+        const grown = Buffer.allocUnsafe(Math.max(length, 2 * this.joined.length))
+        this.joined.copy(grown, 0, 0, this.joinedLength)
+        this.joined = grown
+      }
+      for (let i = this.joinedChunks; i < chunks.length; i++) this.joinedLength += chunks[i].copy(this.joined, this.joinedLength)
+      this.joinedChunks = chunks.length
     }
-    return this.joined
+    return this.joined.subarray(0, this.joinedLength)
   }
 
   static connect(port: number, host = '127.0.0.1'): Promise<RawClient> {
@@ -208,8 +225,11 @@ export class RawClient {
     return parseResponses(this.data, { ...options, closed: this.ended }).responses
   }
 
-  /** Resolves once `check` holds; rejects after `timeout` ms with what was received. */
-  until(check: () => boolean, timeout = 5000, what = 'condition'): Promise<void> {
+  /**
+   * Resolves once `check` holds; rejects after `timeout` ms with what was received. (The default
+   * only bounds a wait that failed: generous, for a busy machine.)
+   */
+  until(check: () => boolean, timeout = WAIT, what = 'condition'): Promise<void> {
     return new Promise((resolve, reject) => {
       const test = (): boolean => {
         let ok: boolean
@@ -244,12 +264,12 @@ export class RawClient {
   }
 
   /** Waits until the server closed the connection. */
-  waitForClose(timeout = 5000): Promise<void> {
+  waitForClose(timeout = WAIT): Promise<void> {
     return this.until(() => this.closed, timeout, 'close')
   }
 
   /** Waits until the server ended its side (FIN), even if the socket is still open. */
-  waitForEnd(timeout = 5000): Promise<void> {
+  waitForEnd(timeout = WAIT): Promise<void> {
     return this.until(() => this.ended, timeout, 'end')
   }
 

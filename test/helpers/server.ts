@@ -100,13 +100,31 @@ export function httpRequest(
   })
 }
 
+/** A promise with the function that resolves it: an event a test waits for, with no timer. */
+export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve!: (value: T) => void
+  const promise = new Promise<T>((r) => (resolve = r))
+  return { promise, resolve }
+}
+
+/**
+ * Resolves after `n` turns of the event loop (setImmediate, so I/O is polled in between): for a
+ * check that something the code under test would do at once, or on the next read, has not happened.
+ */
+export async function turns(n = 3): Promise<void> {
+  for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve))
+}
+
 /** Resolves after `ms` milliseconds. */
 export function sleep(ms: number): Promise<void> {
   return delay(ms)
 }
 
-/** Polls `check` every 20 ms until it holds or `timeout` ms pass; returns whether it held. */
-export async function eventually(check: () => boolean, timeout = 3000): Promise<boolean> {
+/**
+ * Polls `check` every 20 ms until it holds or `timeout` ms pass; returns whether it held. The
+ * default is generous: it only bounds a wait that failed (a busy machine may be slow to get there).
+ */
+export async function eventually(check: () => boolean, timeout = 20_000): Promise<boolean> {
   const deadline = Date.now() + timeout
   while (Date.now() < deadline) {
     if (check()) return true
