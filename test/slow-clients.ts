@@ -279,8 +279,8 @@ t.test('a client that leaves while its connection is paused (queue full) is noti
     async (req, res) => {
       paths.push(req.path)
       // The first call holds the only slot until its client leaves.
-      await new Promise((resolve) => req.signal.addEventListener('abort', resolve))
-      res.end('late')
+      if (req.path === '/first') await new Promise((resolve) => req.signal.addEventListener('abort', resolve))
+      res.end('done')
     },
     // One slot, and the queue full at once: the queued connections stop being read.
     { threads: 1, maxQueued: 1 },
@@ -295,12 +295,14 @@ t.test('a client that leaves while its connection is paused (queue full) is noti
     queued.push(c)
   }
   await sleep(50)
-  // They leave for good (an RST: a FIN alone would still be answered, as a half-close).
-  for (const c of queued) c.socket.resetAndDestroy()
-  first.socket.resetAndDestroy()
+  // They leave for good (an RST: a FIN alone would still be answered, as a half-close), while
+  // the first call still holds the slot; then the first client leaves too.
   const leftAt = Date.now()
+  for (const c of queued) c.socket.resetAndDestroy()
+  t.ok(await eventually(() => s.server.connectionCount === 1, 1000), 'the paused connections closed within 1 s')
+  first.socket.resetAndDestroy()
   t.ok(await eventually(() => s.server.connectionCount === 0, 1000), 'every connection closed within 1 s')
-  t.ok(Date.now() - leftAt < 1000)
+  t.ok(Date.now() - leftAt < 2000)
   t.same(paths, ['/first'], 'the queued calls never reached the app')
   t.ok(await probe(s.port), 'the app slot is free: a new request is answered')
 })
