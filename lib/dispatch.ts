@@ -5,7 +5,7 @@
 // that feed it stop reading. Requests are shed (503) when the event loop is saturated and they
 // have waited too long behind it (LoadGuard), or, with maxQueue, when too many calls wait.
 import fastq from 'fastq'
-import { LoadGuard } from './overload.js'
+import { LoadGuard, WARM_CALLS } from './overload.js'
 import type { Response } from './response.js'
 import type { Request } from './request.js'
 import type { Log } from './log.js'
@@ -139,8 +139,10 @@ export class Dispatcher {
     // While the loop is saturated, the CPU time of the app's synchronous part tells the guard
     // whether shedding would save anything (CPU, not wall time: a process the machine preempts
     // mid-call is not made costly by it; not measured otherwise: it costs two getrusage calls).
+    // (The first WARM_CALLS are not timed: compiling the app's code, on threads of the process
+    // too, makes cold calls look costly.)
     const guard = this.guard
-    const started = guard.saturated ? cpuMicros() : 0
+    const started = guard.saturated && this.calls > WARM_CALLS ? cpuMicros() : 0
     const watch = this.watch
     if (watch === null) {
       this.invoke(res)

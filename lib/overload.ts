@@ -38,6 +38,8 @@ const LATENCY_PERIOD = 5000
 const MIN_SAMPLES = 16
 /** The CPU time of the app's synchronous part per call (ms) from which shedding pays. */
 const COSTLY = 1
+/** App calls a process makes before their cost is timed (the first ones are compiled). */
+export const WARM_CALLS = 200
 /** Calls timed over the last two windows before their cost is believed. */
 const MIN_TIMED = 40
 /** A request on a connection this soon (ms) after its 503 came straight back. */
