@@ -37,7 +37,7 @@ const LATENCY_PERIOD = 5000
 /** App calls observed before the budget is believed (until then nothing is shed). */
 const MIN_SAMPLES = 16
 /** The CPU time of the app's synchronous part per call (ms) from which shedding pays. */
-const COSTLY = 1
+const COSTLY = 5
 /** App calls a process makes before their cost is timed (the first ones are compiled). */
 export const WARM_CALLS = 200
 /** Calls timed over the last two windows before their cost is believed. */

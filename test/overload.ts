@@ -226,13 +226,13 @@ t.test('LoadGuard: admits everything until the loop is saturated and its calls c
     const deadline = Date.now() + 30_000
     while (Date.now() < deadline) {
       busy(60)
-      for (let i = 0; i < 25; i++) if (guard.saturated) guard.spent(5)
+      for (let i = 0; i < 25; i++) if (guard.saturated) guard.spent(10)
       await new Promise((resolve) => setImmediate(resolve))
       if (guard.saturated && guard.costly) return true
     }
     return false
   })()
-  t.ok(saturated, 'two busy windows in a row: saturated; 5 ms a call: costly')
+  t.ok(saturated, 'two busy windows in a row: saturated; 10 ms a call: costly')
   guard.waited()
   busy(30)
   t.ok(guard.waited() >= 30, 'a request read later in the same turn has waited that long')
@@ -268,7 +268,9 @@ t.test('LoadGuard: calls that cost the loop little are never shed (a 503 would s
   t.ok(guard.waited() >= 30)
   t.ok(guard.admit(), 'a 30 ms wait is served')
   saturate(guard, 2, 40, 2)
-  t.ok(guard.costly, '2 ms a call')
+  t.notOk(guard.costly, '2 ms a call: under the 5 ms bar')
+  saturate(guard, 2, 40, 10)
+  t.ok(guard.costly, '10 ms a call')
   guard.waited()
   busy(30)
   t.notOk(guard.admit(), 'and now a 30 ms wait is shed')
@@ -292,7 +294,7 @@ t.test('LoadGuard: shedding is futile when most clients shed come straight back'
   for (let i = 0; i < 16; i++) guard.cameBack(1)
   t.ok(guard.futile)
   for (let i = 0; i < 16; i++) guard.observe(1)
-  saturate(guard, 4, 40, 5)
+  saturate(guard, 4, 40, 10)
   guard.waited()
   busy(30)
   t.ok(guard.admit(), 'futile: nothing is shed')
