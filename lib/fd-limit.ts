@@ -21,11 +21,12 @@ function readLimit(): number {
   try {
     // Linux: "Max open files  <soft>  <hard>  files".
     const line = /^Max open files\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'latin1'))
+    /* c8 ignore next: Linux's /proc/self/limits always has the line */
     if (line !== null) return parseLimit(line[1])
+    /* c8 ignore start: only where /proc/self/limits is missing (not Linux): the shell's ulimit */
   } catch {
     // Not Linux, or no /proc: the shell's ulimit below.
   }
-  /* c8 ignore start: only where /proc/self/limits is missing */
   try {
     return parseLimit(execFileSync('/bin/sh', ['-c', 'ulimit -n'], { encoding: 'latin1', stdio: ['ignore', 'pipe', 'ignore'] }).trim())
   } catch {
