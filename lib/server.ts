@@ -503,6 +503,7 @@ export class Server {
     socket.on('error', ignoreError)
     const control = readControl(socket)
     if (control !== null) control.readStop()
+    /* c8 ignore next: a TLS socket (its reads belong to the TLS layer) waiting past the bound; not tested yet */
     else socket.pause()
     this.waiting.push({ socket, direct, control, since: Date.now() })
   }
@@ -518,6 +519,7 @@ export class Server {
     const next = this.waiting.shift() as Waiting
     this.admit(next.socket, next.direct)
     if (next.control !== null) next.control.readStart()
+    /* c8 ignore next: a TLS socket, as in wait() */
     else next.socket.resume()
   }
 
