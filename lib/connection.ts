@@ -1084,7 +1084,8 @@ function flushLater(conn: Connection): void {
   conn.flushLater()
 }
 
-function ignore(): void {}
+/** A listener that ignores what it is given (an error of a socket already being let go). */
+export function ignore(): void {}
 
 function callAll(callbacks: WriteCallback[], error: Error | null | undefined): void {
   for (let i = 0; i < callbacks.length; i++) callbacks[i](error)

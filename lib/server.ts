@@ -4,7 +4,7 @@ import tls from 'node:tls'
 import type { Socket } from 'node:net'
 import { formatBind, listenOn, parseBind, type Bind, type ListenOptions } from './binds.js'
 import { tlsServerOptions, type TlsOptions } from './tls-options.js'
-import { Connection, type ConnectionSettings, type UpgradeHandler } from './connection.js'
+import { Connection, ignore, type ConnectionSettings, type UpgradeHandler } from './connection.js'
 import { Dispatcher, type AppCallWatch } from './dispatch.js'
 import { DEFAULT_LIMITS, type ParserLimits } from './http/parser.js'
 import { Log } from './log.js'
@@ -500,7 +500,7 @@ export class Server {
       socket.destroy()
       return
     }
-    socket.on('error', ignoreError)
+    socket.on('error', ignore)
     const control = readControl(socket)
     if (control !== null) control.readStop()
     /* c8 ignore next: a TLS socket (its reads belong to the TLS layer) waiting past the bound; not tested yet */
@@ -562,8 +562,6 @@ function handshakeFailed(log: Log, error: Error, socket: tls.TLSSocket): void {
   log.debug(`TLS handshake failed with ${socket.remoteAddress ?? '-'}:${socket.remotePort ?? '-'}: ${error.message}`)
   socket.destroy()
 }
-
-function ignoreError(): void {}
 
 function appFailed(res: Response, error: unknown): void {
   res.fail(error)
