@@ -5,7 +5,9 @@
 // that feed it stop reading. Requests are shed (503) when the event loop is saturated and they
 // have waited too long behind it (LoadGuard), or, with maxQueue, when too many calls wait.
 import fastq from 'fastq'
+import { performance } from 'node:perf_hooks'
 import { LoadGuard, WARM_CALLS } from './overload.js'
+import { loopClock } from './loop-clock.js'
 import type { Response } from './response.js'
 import type { Request } from './request.js'
 import type { Log } from './log.js'
@@ -29,6 +31,8 @@ export interface Blockable {
 
 // Load shedding says so in one WARN line a second at most.
 const WARN_INTERVAL = 1000
+/** While the loop is saturated, one app call in this many ms is timed for the guard. */
+const TIME_EVERY = 1
 
 export class Dispatcher {
   private readonly queue: fastq.queue<Response, void>
@@ -48,6 +52,8 @@ export class Dispatcher {
   /** Calls in flight outside the queue: their request bodies are still arriving. */
   streaming: number
   readonly guard: LoadGuard
+  /** When the last call timed for the guard started (performance.now()). */
+  private timedAt: number
   private readonly streamingDone: () => void
 
   constructor(invoke: Invoke, concurrency: number, maxQueued: number, maxQueue: number, log: Log, watch: AppCallWatch | null = null) {
@@ -64,6 +70,7 @@ export class Dispatcher {
     this.calls = 0
     this.streaming = 0
     this.guard = new LoadGuard()
+    this.timedAt = 0
     this.streamingDone = () => {
       this.streaming--
     }
@@ -136,13 +143,21 @@ export class Dispatcher {
     res.release = release
     res.calledAt = Date.now()
     this.calls++
-    // While the loop is saturated, the CPU time of the app's synchronous part tells the guard
-    // whether shedding would save anything (CPU, not wall time: a process the machine preempts
-    // mid-call is not made costly by it; not measured otherwise: it costs two getrusage calls).
-    // (The first WARM_CALLS are not timed: compiling the app's code, on threads of the process
-    // too, makes cold calls look costly.)
+    // While the loop is saturated, the time the app's synchronous part keeps the loop's thread
+    // tells the guard whether shedding would save anything (lib/loop-clock.ts: not wall time,
+    // which counts the moments the machine runs other processes). At most one call a TIME_EVERY
+    // ms is timed, and none of the first WARM_CALLS (their code is being compiled).
     const guard = this.guard
-    const started = guard.saturated && this.calls > WARM_CALLS ? cpuMicros() : 0
+    let timed = false
+    let started = 0
+    if (guard.saturated && this.calls > WARM_CALLS) {
+      const now = performance.now()
+      if (now - this.timedAt >= TIME_EVERY) {
+        this.timedAt = now
+        timed = true
+        started = loopClock()
+      }
+    }
     const watch = this.watch
     if (watch === null) {
       this.invoke(res)
@@ -151,7 +166,7 @@ export class Dispatcher {
       this.invoke(res)
       watch.leave()
     }
-    if (started !== 0) guard.spent((cpuMicros() - started) / 1000)
+    if (timed) guard.spent(loopClock() - started)
   }
 }
 
@@ -159,8 +174,3 @@ function work(this: Dispatcher, res: Response, done: fastq.done<void>): void {
   this.call(res, done as () => void)
 }
 
-/** This process's CPU time so far, in µs. */
-function cpuMicros(): number {
-  const usage = process.cpuUsage()
-  return usage.user + usage.system
-}

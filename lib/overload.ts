@@ -13,8 +13,9 @@
 // arrived after that turn's poll at the earliest) plus the time spent in the current turn.
 //
 // Shedding pays only where a call costs the loop much more than a 503 does (some tens of
-// microseconds): the CPU time of the app's synchronous part per call, measured while the loop is
-// saturated, must reach COSTLY ms. An app that awaits I/O spends little of it (its work is spread over later
+// microseconds): the time the app's synchronous part keeps the loop's thread per call (on that
+// thread's own clock, lib/loop-clock.ts), measured while the loop is saturated, must reach
+// COSTLY ms. An app that awaits I/O spends little of it (its work is spread over later
 // turns, with the other requests'), and a 503 saves nothing there: the loop is busy with clients
 // that each wait for their answer (a pool, wrk), served in turn. So is it when the clients shed
 // come straight back on the same connection, sooner than SOON ms where Retry-After told them 1 s:
@@ -36,12 +37,12 @@ const MIN_BUDGET = 10
 const LATENCY_PERIOD = 5000
 /** App calls observed before the budget is believed (until then nothing is shed). */
 const MIN_SAMPLES = 16
-/** The CPU time of the app's synchronous part per call (ms) from which shedding pays. */
-const COSTLY = 5
+/** The loop time of the app's synchronous part per call (ms) from which shedding pays. */
+const COSTLY = 1
 /** App calls a process makes before their cost is timed (the first ones are compiled). */
 export const WARM_CALLS = 200
 /** Calls timed over the last two windows before their cost is believed. */
-const MIN_TIMED = 40
+const MIN_TIMED = 20
 /** A request on a connection this soon (ms) after its 503 came straight back. */
 const SOON = 100
 /** Shed connections' next requests judged together. */
@@ -51,7 +52,7 @@ export class LoadGuard {
   /** The loop's utilization reached SATURATED over the last two windows. */
   saturated: boolean
   private busyBefore: boolean
-  /** The CPU time of the app's synchronous part per call, timed while saturated, reached COSTLY. */
+  /** The loop time of the app's synchronous part per call, timed while saturated, reached COSTLY. */
   costly: boolean
   /** App calls timed (spent()) in this window and their time, and the last window's. */
   private timed: number
@@ -143,7 +144,7 @@ export class LoadGuard {
     this.samples++
   }
 
-  /** An app call's synchronous part took `ms` of CPU (timed by the dispatcher while saturated). */
+  /** An app call's synchronous part kept the loop `ms` (timed by the dispatcher while saturated). */
   spent(ms: number): void {
     this.timed++
     this.timedMs += ms
