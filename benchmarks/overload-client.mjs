@@ -234,8 +234,8 @@ function timeline(seconds) {
 }
 
 function result(now, cpu) {
-  const ok = okMs.subarray(0, count.ok).sort()
-  const shed = shedMs.subarray(0, count.shed).sort()
+  const ok = okMs.slice(0, count.ok).sort()
+  const shed = shedMs.slice(0, count.shed).sort()
   const elapsed = (now - start) / 1000
   return {
     rate, seconds, connections, grace,

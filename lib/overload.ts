@@ -30,6 +30,14 @@ const WINDOW = 50
  * in a row, so that one stall (a GC, the machine's other work) sheds nothing.
  */
 const SATURATED = 0.9
+/**
+ * Utilization under which a window counts as calm; saturation ends after two calm windows in a
+ * row. Far under SATURATED: shedding itself lowers the loop's utilization (a 503 costs little),
+ * and a loop that stopped shedding at the first quieter window would take the whole excess again
+ * (100 ms and more of queue) before it was judged saturated anew. Staying saturated costs little
+ * when the load has eased: requests that have not waited past the budget are all served.
+ */
+const CALM = 0.5
 /** The budget: a multiple of the app's unloaded latency, with a floor (ms). */
 const BUDGET_FACTOR = 5
 const MIN_BUDGET = 10
@@ -52,6 +60,7 @@ export class LoadGuard {
   /** The loop's utilization reached SATURATED over the last two windows. */
   saturated: boolean
   private busyBefore: boolean
+  private calmBefore: boolean
   /** The loop time of the app's synchronous part per call, timed while saturated, reached COSTLY. */
   costly: boolean
   /** App calls timed (spent()) in this window and their time, and the last window's. */
@@ -81,6 +90,7 @@ export class LoadGuard {
   constructor() {
     this.saturated = false
     this.busyBefore = false
+    this.calmBefore = false
     this.costly = false
     this.timed = 0
     this.timedMs = 0
@@ -117,6 +127,12 @@ export class LoadGuard {
     clearInterval(this.timer)
     this.timer = null
     this.calm()
+    this.calmBefore = false
+    this.costly = false
+    this.timed = 0
+    this.timedMs = 0
+    this.lastTimed = 0
+    this.lastTimedMs = 0
   }
 
   /** The longest a request may have waited behind the loop and still be served (ms). */
@@ -170,27 +186,28 @@ export class LoadGuard {
     setImmediate(this.endTurn)
   }
 
-  /** Saturation has ended (or the guard stopped): the next episode is judged afresh. */
+  /**
+   * Saturation has ended: whether clients come straight back is judged afresh next time; what a
+   * call costs is kept (it is the app's, and the next episode then sheds from its first window).
+   */
   private calm(): void {
     this.saturated = false
     this.busyBefore = false
-    this.costly = false
     this.futile = false
     this.followUps = 0
     this.straightBack = 0
-    this.timed = 0
-    this.timedMs = 0
-    this.lastTimed = 0
-    this.lastTimedMs = 0
     this.prevTurnStart = 0
   }
 
   private judge(): void {
     const elu = performance.eventLoopUtilization()
-    const busy = performance.eventLoopUtilization(elu, this.windowElu).utilization >= SATURATED
+    const utilization = performance.eventLoopUtilization(elu, this.windowElu).utilization
     this.windowElu = elu
-    if (busy && this.busyBefore) {
-      this.saturated = true
+    const busy = utilization >= SATURATED
+    if (busy && this.busyBefore) this.saturated = true
+    else if (this.saturated && utilization < CALM && this.calmBefore) this.calm()
+    this.calmBefore = utilization < CALM
+    if (this.saturated) {
       // The calls timed over the last two windows, once there are enough of them to tell.
       const timed = this.timed + this.lastTimed
       if (timed >= MIN_TIMED) this.costly = (this.timedMs + this.lastTimedMs) / timed >= COSTLY
@@ -198,8 +215,6 @@ export class LoadGuard {
       this.lastTimedMs = this.timedMs
       this.timed = 0
       this.timedMs = 0
-    } else if (this.saturated) {
-      this.calm()
     }
     this.busyBefore = busy
     const now = Date.now()
