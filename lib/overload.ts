@@ -1,6 +1,7 @@
 // Overload protection without a flag. One event loop serves every request, so a saturated loop
 // shows as requests that wait behind it, not as busy threads. While the loop is saturated (its
-// utilization at SATURATED or more over two windows in a row) and the app's calls are costly, a
+// utilization at SATURATED or more over two windows in a row, until two in a row are under CALM)
+// and the app's calls are costly, a
 // request is admitted only if the time it may have waited behind the loop stays within a budget;
 // the rest get a prompt 503 with Retry-After instead of a place in an unbounded queue (the
 // kernel's socket buffers).
@@ -27,7 +28,8 @@ import { performance } from 'node:perf_hooks'
 const WINDOW = 50
 /**
  * Utilization from which a window counts as busy; the loop is saturated after two busy windows
- * in a row, so that one stall (a GC, the machine's other work) sheds nothing.
+ * in a row, so that one stall (a GC, the machine's other work) sheds nothing; after one when
+ * the app's calls are already known to be costly (a stall must then fill a whole window).
  */
 const SATURATED = 0.9
 /**
@@ -49,15 +51,15 @@ const MIN_SAMPLES = 16
 const COSTLY = 1
 /** App calls a process makes before their cost is timed (the first ones are compiled). */
 export const WARM_CALLS = 200
-/** Calls timed over the last two windows before their cost is believed. */
-const MIN_TIMED = 20
+/** Calls timed (over one window or more) for a verdict on their cost. */
+const MIN_TIMED = 16
 /** A request on a connection this soon (ms) after its 503 came straight back. */
 const SOON = 100
 /** Shed connections' next requests judged together. */
 const FOLLOW_UPS = 16
 
 export class LoadGuard {
-  /** The loop's utilization reached SATURATED over the last two windows. */
+  /** The loop's utilization reached SATURATED over two windows in a row (see judge()). */
   saturated: boolean
   private busyBefore: boolean
   private calmBefore: boolean
@@ -66,8 +68,6 @@ export class LoadGuard {
   /** App calls timed (spent()) in this window and their time, and the last window's. */
   private timed: number
   private timedMs: number
-  private lastTimed: number
-  private lastTimedMs: number
   /** Most clients shed came straight back: shedding only spins (until saturation ends). */
   futile: boolean
   private followUps: number
@@ -94,8 +94,6 @@ export class LoadGuard {
     this.costly = false
     this.timed = 0
     this.timedMs = 0
-    this.lastTimed = 0
-    this.lastTimedMs = 0
     this.futile = false
     this.followUps = 0
     this.straightBack = 0
@@ -131,8 +129,6 @@ export class LoadGuard {
     this.costly = false
     this.timed = 0
     this.timedMs = 0
-    this.lastTimed = 0
-    this.lastTimedMs = 0
   }
 
   /** The longest a request may have waited behind the loop and still be served (ms). */
@@ -204,15 +200,14 @@ export class LoadGuard {
     const utilization = performance.eventLoopUtilization(elu, this.windowElu).utilization
     this.windowElu = elu
     const busy = utilization >= SATURATED
-    if (busy && this.busyBefore) this.saturated = true
+    // Two busy windows in a row, or one when the app's calls are known to be costly (the excess
+    // of a load that has come back would otherwise be let in for one more window).
+    if (busy && (this.busyBefore || this.costly)) this.saturated = true
     else if (this.saturated && utilization < CALM && this.calmBefore) this.calm()
     this.calmBefore = utilization < CALM
-    if (this.saturated) {
-      // The calls timed over the last two windows, once there are enough of them to tell.
-      const timed = this.timed + this.lastTimed
-      if (timed >= MIN_TIMED) this.costly = (this.timedMs + this.lastTimedMs) / timed >= COSTLY
-      this.lastTimed = this.timed
-      this.lastTimedMs = this.timedMs
+    // The calls timed (while saturated) since the last verdict, once there are enough to tell.
+    if (this.timed >= MIN_TIMED) {
+      this.costly = this.timedMs / this.timed >= COSTLY
       this.timed = 0
       this.timedMs = 0
     }
