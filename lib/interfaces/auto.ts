@@ -66,10 +66,10 @@ export function resolveApp(app: unknown, name: InterfaceName = 'auto'): Resolved
   // An object with fetch() is a fetch app whatever else it seems to have (Proxy routers answer
   // every name).
   if ((name === 'auto' || name === 'fetch') && has(app, 'fetch')) {
-    const fetchApp = app as { fetch(...args: unknown[]): unknown }
+    const fetchApp = app as { fetch(request: unknown, info: unknown): unknown }
     // (Named by its class: Proxy routers answer every name, route and basePath included.)
     const label = (app as { constructor?: { name?: unknown } }).constructor?.name === 'Hono' ? 'Hono app' : 'an object with fetch()'
-    return { interface: 'fetch', handler: (...args: never[]) => fetchApp.fetch(...args), label, ready: null }
+    return { interface: 'fetch', handler: (request: unknown, info: unknown) => fetchApp.fetch(request, info), label, ready: null }
   }
   if (name === 'fetch') {
     if (!isFunction(app)) throw new InterfaceError('--interface fetch: the app must be a function (request) => Response or an object with fetch()')

@@ -24,14 +24,15 @@ export interface FetchInfo {
 export type FetchHandler = (request: Request, info: FetchInfo) => Response | Promise<Response>
 
 const kEngine = Symbol('pegasus.request')
+const kScheme = Symbol('pegasus.scheme')
+const kUrl = Symbol('pegasus.url')
 const kState = Symbol('pegasus.state')
 const EMPTY = new Uint8Array(0)
 // Methods the Fetch standard normalises to upper case, whatever case they came in.
 const NORMALISED = new Set(['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT'])
 
+/** What few handlers use (headers, body, undici copies): made the first time one of them is. */
 interface State {
-  scheme: string
-  url: string | null
   headers: Headers | null
   body: ReadableStream<Uint8Array> | null
   used: boolean
@@ -53,11 +54,15 @@ function unusable(): TypeError {
  */
 class FetchRequest {
   declare [kEngine]: EngineRequest
-  declare [kState]: State
+  declare [kScheme]: string
+  declare [kUrl]: string | null
+  declare [kState]: State | null
 
   constructor(engine: EngineRequest, scheme: string) {
     this[kEngine] = engine
-    this[kState] = { scheme, url: null, headers: null, body: null, used: false, shape: null, real: null }
+    this[kScheme] = scheme
+    this[kUrl] = null
+    this[kState] = null
   }
 
   get method(): string {
@@ -68,12 +73,11 @@ class FetchRequest {
   }
 
   get url(): string {
-    const state = this[kState]
-    return (state.url ??= urlOf(this[kEngine], state.scheme))
+    return (this[kUrl] ??= urlOf(this[kEngine], this[kScheme]))
   }
 
   get headers(): Headers {
-    const state = this[kState]
+    const state = stateOf(this)
     if (state.headers !== null) return state.headers
     const head = this[kEngine].head
     const headers = new Headers()
@@ -87,7 +91,7 @@ class FetchRequest {
   }
 
   get body(): ReadableStream<Uint8Array> | null {
-    const state = this[kState]
+    const state = stateOf(this)
     if (state.body !== null) return state.body
     if (!hasBody(this)) return null
     return (state.body = bodyStream(this[kEngine]))
@@ -95,6 +99,7 @@ class FetchRequest {
 
   get bodyUsed(): boolean {
     const state = this[kState]
+    if (state === null) return false
     return state.used || (state.body !== null && Readable.isDisturbed(state.body as never))
   }
 
@@ -103,7 +108,7 @@ class FetchRequest {
   }
 
   async bytes(): Promise<Uint8Array> {
-    const state = this[kState]
+    const state = stateOf(this)
     if (this.bodyUsed || (state.body !== null && state.body.locked)) throw unusable()
     state.used = true
     if (state.body !== null) return new Uint8Array(await new Response(state.body).arrayBuffer())
@@ -142,7 +147,7 @@ class FetchRequest {
   /** A real Request with the same method, URL, headers and signal, and a copy of the body. */
   clone(): Request {
     if (this.bodyUsed) throw new TypeError('Request.clone: Body has already been consumed.')
-    const state = this[kState]
+    const state = stateOf(this)
     let body: ReadableStream<Uint8Array> | null = null
     if (hasBody(this)) {
       const [mine, theirs] = (this.body as ReadableStream<Uint8Array>).tee()
@@ -197,9 +202,13 @@ for (const symbol of realSymbols) {
   })
 }
 
+function stateOf(request: FetchRequest): State {
+  return (request[kState] ??= { headers: null, body: null, used: false, shape: null, real: null })
+}
+
 /** This request as a real Request, with its body (which it takes over) and signal. */
 function realOf(request: FetchRequest): Request {
-  const state = request[kState]
+  const state = stateOf(request)
   if (state.real === null) {
     const body = request.body
     if (body !== null) state.used = true
@@ -220,7 +229,7 @@ function requestOf(request: FetchRequest, body: ReadableStream<Uint8Array> | nul
 }
 
 function shapeOf(request: FetchRequest): Request {
-  const state = request[kState]
+  const state = stateOf(request)
   return (state.shape ??= new Request(request.url, { method: request.method, headers: request.headers }))
 }
 
@@ -337,44 +346,102 @@ export function invokeFetch(
   onError: (res: EngineResponse, error: unknown) => void,
 ): void {
   const engine = res.req
-  let result: Response | Promise<Response>
+  let result: unknown
   try {
     result = handler(new FetchRequest(engine, scheme) as unknown as Request, new ClientInfo(engine))
   } catch (error) {
     onError(res, error)
     return
   }
-  if (isResponse(result)) {
-    write(res, result).then(undefined, (error: unknown) => onError(res, error))
-    return
-  }
-  if (result !== null && typeof result === 'object' && typeof (result as Promise<Response>).then === 'function') {
-    ;(result as Promise<Response>)
-      .then((response) => {
-        if (isResponse(response)) return write(res, response)
-        throw notAResponse(response, 'resolved with')
-      })
-      .then(undefined, (error: unknown) => onError(res, error))
-    return
-  }
-  onError(res, notAResponse(result, 'returned'))
+  // An async handler's promise (the usual answer) is told apart first: it is no Response.
+  if (result instanceof Promise) settle(res, result, onError)
+  else if (isResponse(result)) respond(res, result, onError)
+  else if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<unknown>).then === 'function') {
+    settle(res, result as PromiseLike<unknown>, onError)
+  } else onError(res, notAResponse(result, 'returned'))
+}
+
+/** Writes the Response `promise` resolves with; failures go to `onError`. */
+function settle(
+  res: EngineResponse,
+  promise: PromiseLike<unknown>,
+  onError: (res: EngineResponse, error: unknown) => void,
+): void {
+  promise.then(
+    (response) => {
+      if (isResponse(response)) respond(res, response, onError)
+      else onError(res, notAResponse(response, 'resolved with'))
+    },
+    (error: unknown) => onError(res, error),
+  )
 }
 
 function notAResponse(value: unknown, verb: string): TypeError {
   return new TypeError(`The fetch handler ${verb} ${describe(value)} instead of a Response`)
 }
 
-// undici's own record of a Response's body on Node.js 20 (a symbol there; a private field from
-// undici 7 on, where the stream is read instead).
+/** Writes `response`: at once when its body is whole, else as it comes; failures go to `onError`. */
+function respond(res: EngineResponse, response: Response, onError: (res: EngineResponse, error: unknown) => void): void {
+  let pending: Promise<void> | null
+  try {
+    pending = write(res, response)
+  } catch (error) {
+    onError(res, error)
+    return
+  }
+  if (pending !== null) pending.then(undefined, (error: unknown) => onError(res, error))
+}
+
+// undici's own record of a Response on Node.js 20 (a symbol there; a private field from undici 7
+// on, where the public members are read instead): status, fields and the body's source.
 const kResponseState = Object.getOwnPropertySymbols(new Response('')).find((s) => s.description === 'state')
+/** The record's fields: a Map of lower-case names to `{ name, value }`, set-cookie also a list. */
+const kFieldMap = (() => {
+  if (kResponseState === undefined) return undefined
+  const list = (new Response('') as unknown as Record<symbol, ResponseState>)[kResponseState].headersList as object
+  const symbol = Object.getOwnPropertySymbols(list).find((s) => s.description === 'headers map')
+  return symbol !== undefined && (list as Record<symbol, unknown>)[symbol] instanceof Map ? symbol : undefined
+})()
 const NOT_YET = Symbol('not yet')
 type ReadResult = Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>['read']>>
 
-/** Writes `response` to the engine's response: status, headers, then the body. */
-async function write(res: EngineResponse, response: Response): Promise<void> {
-  if (res.destroyed || res.writableEnded) {
-    await response.body?.cancel()
-    return
+interface ResponseState {
+  status: number
+  statusText: string
+  headersList: FieldList
+  body: { stream: ReadableStream<Uint8Array>; source: unknown } | null | undefined
+}
+interface FieldList {
+  cookies: string[] | null
+  [key: symbol]: Map<string, { value: string }>
+}
+
+/**
+ * Writes status, fields and body; returns a promise when the body is not written at once (a
+ * stream, a cancelled body), else null.
+ */
+function write(res: EngineResponse, response: Response): Promise<void> | null {
+  if (res.destroyed || res.writableEnded) return response.body?.cancel() ?? null
+  // A Response made by `new Response()` on Node.js 20: undici's record, read without its getters.
+  if (kFieldMap !== undefined && Object.getPrototypeOf(response) === Response.prototype) {
+    const state = (response as unknown as Record<symbol, ResponseState>)[kResponseState as symbol]
+    res.statusCode = state.status
+    if (state.statusText !== '') res.statusMessage = state.statusText
+    setFields(res, state.headersList)
+    const body = state.body
+    // (No body: undefined, null in some of undici's own Responses.)
+    if (body == null) {
+      res.end()
+      return null
+    }
+    if (res.req.method === 'HEAD') return cancelBody(res, body.stream)
+    const source = body.source
+    // A string, bytes or Response.json() body, still unread: one write.
+    if ((typeof source === 'string' || source instanceof Uint8Array) && !body.stream.locked) {
+      res.end(source)
+      return null
+    }
+    return stream(res, body.stream)
   }
   // The body first: a lazy Response (srvx's, which h3 returns on Node.js) makes its real one
   // then, and only that one's headers have the Content-Type its body implies.
@@ -390,23 +457,50 @@ async function write(res: EngineResponse, response: Response): Promise<void> {
   if (cookies !== null) res.setHeader('set-cookie', cookies)
   if (body === null) {
     res.end()
-    return
+    return null
   }
-  if (res.req.method === 'HEAD') {
-    // No body goes out: the stream is cancelled (its source may stop producing).
-    await body.cancel()
-    res.write(EMPTY)
-    res.end()
-    return
-  }
-  // A string, bytes or Response.json() body (undici's record says so on Node.js 20): one write.
+  if (res.req.method === 'HEAD') return cancelBody(res, body)
+  // A Response of a subclass on Node.js 20: its record may still name a whole body.
   if (kResponseState !== undefined && !body.locked) {
     const source = (response as unknown as Record<symbol, { body?: { source?: unknown } }>)[kResponseState]?.body?.source
     if (typeof source === 'string' || source instanceof Uint8Array) {
       res.end(source)
-      return
+      return null
     }
   }
+  return stream(res, body)
+}
+
+/**
+ * The fields of undici's record as the Headers iterator gives them: sorted by name, each
+ * set-cookie value apart (they go last, as one list).
+ */
+function setFields(res: EngineResponse, list: FieldList): void {
+  const map = list[kFieldMap as symbol]
+  const size = map.size
+  if (size === 0) return
+  if (size === 1) {
+    const name = map.keys().next().value as string
+    if (name !== 'set-cookie') res.setHeader(name, (map.get(name) as { value: string }).value)
+  } else {
+    const names = Array.from(map.keys()).sort()
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i]
+      if (name !== 'set-cookie') res.setHeader(name, (map.get(name) as { value: string }).value)
+    }
+  }
+  const cookies = list.cookies
+  if (cookies !== null && cookies.length > 0) res.setHeader('set-cookie', cookies.slice())
+}
+
+/** HEAD: no body goes out; the stream is cancelled (its source may stop producing). */
+async function cancelBody(res: EngineResponse, body: ReadableStream<Uint8Array>): Promise<void> {
+  await body.cancel()
+  res.write(EMPTY)
+  res.end()
+}
+
+async function stream(res: EngineResponse, body: ReadableStream<Uint8Array>): Promise<void> {
   const reader = body.getReader()
   try {
     await pipe(res, reader)
