@@ -498,3 +498,23 @@ t.test('edges of the response: empty and late streams, non-byte chunks, lookalik
   t.match(errors, /resolved with a Map instead/)
   t.match(errors, /resolved with a string \("x{40}\.\.\."\) instead/)
 })
+
+t.test('a Response that cannot go out as it is gets a 500; a subclass of Response is written as one', async (t) => {
+  class Mine extends Response {}
+  const server = await startFetch(t, (request: Request) => {
+    const path = new URL(request.url).pathname
+    if (path === '/short-length') return new Response('hello', { headers: { 'content-length': '3' } })
+    // (undici lets DEL through; a response field may not carry it.)
+    if (path === '/control') return new Response('x', { headers: { 'x-bad': 'a\x7fb' } })
+    if (path === '/later') return Promise.resolve(new Response('hello', { headers: { 'content-length': '9' } }))
+    return new Mine('subclass', { status: 201, headers: { 'x-mine': 'yes' } })
+  })
+  for (const path of ['/short-length', '/control', '/later']) t.equal((await httpRequest(`${server.origin}${path}`)).status, 500, path)
+  const mine = await httpRequest(`${server.origin}/mine`)
+  t.same([mine.status, mine.headers['x-mine'], mine.headers['content-length'], mine.body.toString()], [201, 'yes', '8', 'subclass'])
+  const errors = server.errText()
+  t.match(errors, /Content-Length 3 does not match the body's 5 bytes/)
+  t.match(errors, /Invalid character in header "x-bad"/)
+  t.match(errors, /Content-Length 9 does not match the body's 5 bytes/)
+  t.equal((await httpRequest(`${server.origin}/mine`)).status, 201, 'the server goes on')
+})

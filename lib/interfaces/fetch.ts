@@ -354,11 +354,14 @@ export function invokeFetch(
     return
   }
   // An async handler's promise (the usual answer) is told apart first: it is no Response.
-  if (result instanceof Promise) settle(res, result, onError)
-  else if (isResponse(result)) respond(res, result, onError)
-  else if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<unknown>).then === 'function') {
-    settle(res, result as PromiseLike<unknown>, onError)
-  } else onError(res, notAResponse(result, 'returned'))
+  if (!(result instanceof Promise) && isResponse(result)) respond(res, result, onError)
+  else if (isThenable(result)) settle(res, result, onError)
+  else onError(res, notAResponse(result, 'returned'))
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  if (value instanceof Promise) return true
+  return value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function'
 }
 
 /** Writes the Response `promise` resolves with; failures go to `onError`. */
@@ -393,15 +396,32 @@ function respond(res: EngineResponse, response: Response, onError: (res: EngineR
 }
 
 // undici's own record of a Response on Node.js 20 (a symbol there; a private field from undici 7
-// on, where the public members are read instead): status, fields and the body's source.
+// on, where the public members are read instead): status, fields and the body's source. Any
+// other Response (a subclass, a lookalike, any on later Node.js) is read through its members,
+// and a body that is whole at once still goes out in one write (pipe() below).
 const kResponseState = Object.getOwnPropertySymbols(new Response('')).find((s) => s.description === 'state')
 /** The record's fields: a Map of lower-case names to `{ name, value }`, set-cookie also a list. */
-const kFieldMap = (() => {
-  if (kResponseState === undefined) return undefined
-  const list = (new Response('') as unknown as Record<symbol, ResponseState>)[kResponseState].headersList as object
+const kFieldMap = kResponseState === undefined ? undefined : fieldMapSymbol(kResponseState)
+// Node.js's own record of a web stream: `reader` is set while the stream is locked. Read instead
+// of `locked` on Node.js 20, where each stream has a shape of its own (its getters are slow to
+// reach); used only if it is seen to behave so.
+const kStreamState = kFieldMap === undefined ? undefined : streamStateSymbol()
+
+function fieldMapSymbol(state: symbol): symbol | undefined {
+  const list = (new Response('') as unknown as Record<symbol, ResponseState>)[state].headersList as object
   const symbol = Object.getOwnPropertySymbols(list).find((s) => s.description === 'headers map')
   return symbol !== undefined && (list as Record<symbol, unknown>)[symbol] instanceof Map ? symbol : undefined
-})()
+}
+
+function streamStateSymbol(): symbol | undefined {
+  const stream = new ReadableStream()
+  const symbol = Object.getOwnPropertySymbols(stream).find((s) => s.description === 'kState')
+  const state = symbol === undefined ? undefined : (stream as unknown as Record<symbol, unknown>)[symbol]
+  const unlocked = typeof state === 'object' && state !== null && 'reader' in state && state.reader === undefined
+  stream.getReader()
+  return unlocked && (state as { reader: unknown }).reader !== undefined ? symbol : undefined
+}
+
 const NOT_YET = Symbol('not yet')
 type ReadResult = Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>['read']>>
 
@@ -437,7 +457,7 @@ function write(res: EngineResponse, response: Response): Promise<void> | null {
     if (res.req.method === 'HEAD') return cancelBody(res, body.stream)
     const source = body.source
     // A string, bytes or Response.json() body, still unread: one write.
-    if ((typeof source === 'string' || source instanceof Uint8Array) && !body.stream.locked) {
+    if ((typeof source === 'string' || source instanceof Uint8Array) && !locked(body.stream)) {
       res.end(source)
       return null
     }
@@ -460,15 +480,12 @@ function write(res: EngineResponse, response: Response): Promise<void> | null {
     return null
   }
   if (res.req.method === 'HEAD') return cancelBody(res, body)
-  // A Response of a subclass on Node.js 20: its record may still name a whole body.
-  if (kResponseState !== undefined && !body.locked) {
-    const source = (response as unknown as Record<symbol, { body?: { source?: unknown } }>)[kResponseState]?.body?.source
-    if (typeof source === 'string' || source instanceof Uint8Array) {
-      res.end(source)
-      return null
-    }
-  }
   return stream(res, body)
+}
+
+function locked(stream: ReadableStream): boolean {
+  if (kStreamState === undefined) return stream.locked
+  return (stream as unknown as Record<symbol, { reader: unknown }>)[kStreamState].reader !== undefined
 }
 
 /**
