@@ -29,6 +29,11 @@ const { Response: Exchange } = await import(`${dist}/lib/response.js`)
 const { invokeFetch } = await import(`${dist}/lib/interfaces/fetch.js`)
 const { invokeNative } = await import(`${dist}/lib/interfaces/native.js`)
 const { resolveApp } = await import(`${dist}/lib/interfaces/auto.js`)
+// A server with the fetch interface makes LightResponse the global Response (builds that have it).
+if (kind.startsWith('fetch') && process.env.LIGHT_RESPONSE !== '0') {
+  const light = await import(`${dist}/lib/interfaces/light-response.js`).catch(() => null)
+  light?.installLightResponse()
+}
 
 const RAW = Buffer.from(`GET ${WAIT_PATH} HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: wrk\r\n\r\n`, 'latin1')
 const HEADERS = { 'Content-Type': TEXT }

@@ -11,6 +11,7 @@ import { Log } from './log.js'
 import { invokeNative, type App } from './interfaces/native.js'
 import { invokeNode, upgradeRequest, type NodeApp, type NodeOptions } from './interfaces/node/adapter.js'
 import { invokeFetch, type FetchHandler } from './interfaces/fetch.js'
+import { installLightResponse } from './interfaces/light-response.js'
 import { resolveApp, type InterfaceName, type ResolvedApp } from './interfaces/auto.js'
 import type { Response } from './response.js'
 import type { Request } from './request.js'
@@ -45,6 +46,12 @@ export interface ServerOptions extends Partial<ParserLimits> {
    * the README's rules.
    */
   interface?: InterfaceName
+  /**
+   * The fetch interface: while such a server exists, `globalThis.Response` is Pegasus's
+   * LightResponse, a Response that only records a text body and plain fields until someone
+   * reads more of it (default true; false keeps undici's). See the README's fetch interface.
+   */
+  lightResponse?: boolean
   /**
    * Most app calls in flight at once (default: as many as `maxConnections`, so that it never
    * throttles an app that awaits I/O). A call whose request body is still arriving is not
@@ -251,6 +258,7 @@ export class Server {
       invoke = (res) => invokeNode(handler, res, nodeOptions, appFailed)
     } else {
       const handler = resolved.handler as FetchHandler
+      if (options.lightResponse ?? true) installLightResponse()
       invoke = (res) => invokeFetch(handler, res, res.req.secure ? 'https' : 'http', appFailed)
     }
     this.settings = {

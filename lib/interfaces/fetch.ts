@@ -5,6 +5,7 @@ import { Readable } from 'node:stream'
 import type { TLSSocket } from 'node:tls'
 import type { Request as EngineRequest } from '../request.js'
 import type { Response as EngineResponse } from '../response.js'
+import { RealResponse, recordedOf } from './light-response.js'
 
 /** What a fetch handler gets besides the request: the client's address (Bun's and Deno's shapes). */
 export interface FetchInfo {
@@ -111,7 +112,7 @@ class FetchRequest {
     const state = stateOf(this)
     if (this.bodyUsed || (state.body !== null && state.body.locked)) throw unusable()
     state.used = true
-    if (state.body !== null) return new Uint8Array(await new Response(state.body).arrayBuffer())
+    if (state.body !== null) return new Uint8Array(await new RealResponse(state.body).arrayBuffer())
     if (!hasBody(this)) return EMPTY
     const body = await this[kEngine].body()
     return new Uint8Array(body.buffer, body.byteOffset, body.byteLength)
@@ -141,7 +142,7 @@ class FetchRequest {
   async formData(): Promise<FormData> {
     const bytes = await this.bytes()
     const type = this.headers.get('content-type')
-    return new Response(bytes as Uint8Array<ArrayBuffer>, type === null ? {} : { headers: { 'content-type': type } }).formData()
+    return new RealResponse(bytes as Uint8Array<ArrayBuffer>, type === null ? {} : { headers: { 'content-type': type } }).formData()
   }
 
   /** A real Request with the same method, URL, headers and signal, and a copy of the body. */
@@ -308,7 +309,7 @@ function describe(value: unknown): string {
 
 /** A Response, or something from another realm or library that looks like one. */
 function isResponse(value: unknown): value is Response {
-  if (value instanceof Response) return true
+  if (value instanceof RealResponse) return true
   if (typeof value !== 'object' || value === null) return false
   const r = value as { status?: unknown; headers?: { get?: unknown }; body?: unknown }
   return typeof r.status === 'number' && typeof r.headers?.get === 'function' && 'body' in r
@@ -399,7 +400,7 @@ function respond(res: EngineResponse, response: Response, onError: (res: EngineR
 // on, where the public members are read instead): status, fields and the body's source. Any
 // other Response (a subclass, a lookalike, any on later Node.js) is read through its members,
 // and a body that is whole at once still goes out in one write (pipe() below).
-const kResponseState = Object.getOwnPropertySymbols(new Response('')).find((s) => s.description === 'state')
+const kResponseState = Object.getOwnPropertySymbols(new RealResponse('')).find((s) => s.description === 'state')
 /** The record's fields: a Map of lower-case names to `{ name, value }`, set-cookie also a list. */
 const kFieldMap = kResponseState === undefined ? undefined : fieldMapSymbol(kResponseState)
 // Node.js's own record of a web stream: `reader` is set while the stream is locked. Read instead
@@ -408,7 +409,7 @@ const kFieldMap = kResponseState === undefined ? undefined : fieldMapSymbol(kRes
 const kStreamState = kFieldMap === undefined ? undefined : streamStateSymbol()
 
 function fieldMapSymbol(state: symbol): symbol | undefined {
-  const list = (new Response('') as unknown as Record<symbol, ResponseState>)[state].headersList as object
+  const list = (new RealResponse('') as unknown as Record<symbol, ResponseState>)[state].headersList as object
   const symbol = Object.getOwnPropertySymbols(list).find((s) => s.description === 'headers map')
   return symbol !== undefined && (list as Record<symbol, unknown>)[symbol] instanceof Map ? symbol : undefined
 }
@@ -442,8 +443,21 @@ interface FieldList {
  */
 function write(res: EngineResponse, response: Response): Promise<void> | null {
   if (res.destroyed || res.writableEnded) return response.body?.cancel() ?? null
+  // A LightResponse as it was made (lib/interfaces/light-response.ts): its record, as it is.
+  const record = recordedOf(response)
+  if (record !== null) {
+    res.statusCode = record.status
+    const fields = record.fields
+    for (let i = 0; i < fields.length; i += 2) res.setHeader(fields[i], fields[i + 1])
+    if (record.body === null) res.end()
+    else if (res.req.method === 'HEAD') {
+      res.write(EMPTY)
+      res.end()
+    } else res.end(record.body)
+    return null
+  }
   // A Response made by `new Response()` on Node.js 20: undici's record, read without its getters.
-  if (kFieldMap !== undefined && Object.getPrototypeOf(response) === Response.prototype) {
+  if (kFieldMap !== undefined && Object.getPrototypeOf(response) === RealResponse.prototype) {
     const state = (response as unknown as Record<symbol, ResponseState>)[kResponseState as symbol]
     res.statusCode = state.status
     if (state.statusText !== '') res.statusMessage = state.statusText
