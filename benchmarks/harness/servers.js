@@ -83,6 +83,33 @@ const pegasus = {
   },
 }
 
+/**
+ * Pegasus as above from another checkout, PEGASUS_BASELINE (its dist/ built): an earlier build
+ * beside this one in the same run, for "no worse than before" (the machine's noise then moves
+ * both alike).
+ */
+const BASELINE_SCENARIOS = ['hello', 'seed', 'rate', 'echo', 'pipelined']
+const pegasusBaseline = {
+  name: 'pegasus-baseline',
+  label: 'Pegasus, baseline build',
+  unavailable() {
+    const root = process.env.PEGASUS_BASELINE
+    if (root === undefined || root === '') return 'PEGASUS_BASELINE is not set (a checkout of an earlier Pegasus, built, to compare with)'
+    return existsSync(join(root, 'dist', 'cli.js')) ? null : `${root}/dist/cli.js missing: build that checkout`
+  },
+  // The seed's app only.
+  scenarios: BASELINE_SCENARIOS,
+  notApplicable: () => null,
+  version: () => `Pegasus baseline ${process.env.PEGASUS_BASELINE}`,
+  launch(h, port) {
+    return {
+      command: h.node,
+      args: ['dist/cli.js', '--host', '127.0.0.1', '--port', String(port), '--no-access-log', 'dist/fixtures/router.js:app'],
+      cwd: process.env.PEGASUS_BASELINE,
+    }
+  },
+}
+
 /** Pegasus as above with its access log on, written to /dev/null (the access-log scenario). */
 const pegasusAccessLog = {
   name: 'pegasus-log',
@@ -473,7 +500,7 @@ const gunicornThreads = {
 
 /** The servers `--only` chooses from, in the order they run and appear in the table. */
 export const SERVERS = [
-  pegasus, pegasusNode, pegasusFetch, nodeHttp, nodeNet, pegasusExpress, express, fastify, pegasusHono, hono, srvx, bun, nginx, gunicornSync, gunicornThreads, pegasusWs, ws,
+  pegasus, pegasusBaseline, pegasusNode, pegasusFetch, nodeHttp, nodeNet, pegasusExpress, express, fastify, pegasusHono, hono, srvx, bun, nginx, gunicornSync, gunicornThreads, pegasusWs, ws,
   pegasusSingle, pegasusW1, pegasusW1Rr, pegasusW1Shared, pegasusW1Reuseport, pegasusW2, pegasusW2Rr, pegasusW2Shared, pegasusW2Reuseport, nodeClusterRr, nodeClusterShared, nodeClusterReuseport,
 ]
 export const PEGASUS_ACCESS_LOG = pegasusAccessLog
