@@ -23,6 +23,7 @@
 // if most of a batch of FOLLOW_UPS do, shedding only spins, and it stops until the loop is no
 // longer saturated.
 import { performance } from 'node:perf_hooks'
+import { loopClock } from './loop-clock.js'
 
 /** How often the loop's utilization is judged, in ms. */
 const WINDOW = 50
@@ -115,6 +116,8 @@ export class LoadGuard {
   /** Starts judging the loop (a server listens); stop() ends it. */
   start(): void {
     if (this.timer !== null) return
+    // The clock's file is opened now, while descriptors are plentiful (not in a flood of them).
+    loopClock()
     this.windowElu = performance.eventLoopUtilization()
     this.timer = setInterval(() => this.judge(), WINDOW)
     this.timer.unref()
