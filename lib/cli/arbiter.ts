@@ -130,6 +130,11 @@ export async function runArbiter(settings: Settings): Promise<void> {
   let stopping = false
   /** The worker being replaced for --max-requests or --max-worker-memory: one at a time. */
   let recycling: Slot | null = null
+  /**
+   * The worker booted in its place: the recycled one drains once this one listens, not when any
+   * other does (a crash's replacement, a reload's worker), which would leave fewer than --workers.
+   */
+  let replacement: Slot | null = null
   /** The ports the first worker got, for reusePort workers after it when a bind asked for 0. */
   let ports: number[] | null = null
 
@@ -203,6 +208,8 @@ export async function runArbiter(settings: Settings): Promise<void> {
       error: null,
     }
     slots.add(slot)
+    // A recycle waiting for its replacement (the first, or one booted after it failed): this is it.
+    if (recycling !== null && replacement === null) replacement = slot
     worker.on('message', (message: FromWorker) => received(slot, message))
     worker.on('exit', (code, signal) => exited(slot, code, signal))
     // With one worker and the first boot the output stays as a single process's was.
@@ -245,7 +252,7 @@ export async function runArbiter(settings: Settings): Promise<void> {
         break
       case 'failing':
         slot.leaving = true
-        if (recycling === slot) recycling = null
+        forget(slot)
         manage()
         break
     }
@@ -263,10 +270,11 @@ export async function runArbiter(settings: Settings): Promise<void> {
       for (const line of pending) log.info(line)
       pending.length = 0
     }
-    // A replacement is listening: the worker it replaces may go now.
-    if (recycling !== null && recycling !== slot) {
+    // The recycled worker's replacement is listening: it may go now.
+    if (recycling !== null && replacement === slot) {
       retire(recycling)
       recycling = null
+      replacement = null
     }
     // A reload is over once the whole new generation listens: only then do the old ones drain.
     let fresh = 0
@@ -288,6 +296,15 @@ export async function runArbiter(settings: Settings): Promise<void> {
     slot.leaving = true
     recycling = slot
     manage()
+  }
+
+  /**
+   * A worker that is going (failing, timed out, exited) leaves its part in a recycle: a recycled
+   * one ends it; a replacement that will never listen hands its role to the next worker booted.
+   */
+  function forget(slot: Slot): void {
+    if (recycling === slot) recycling = replacement = null
+    if (replacement === slot) replacement = null
   }
 
   /** Tells a worker to drain: it stops accepting, finishes what it has, and exits. */
@@ -322,7 +339,7 @@ export async function runArbiter(settings: Settings): Promise<void> {
 
   function exited(slot: Slot, code: number | null, signal: string | null): void {
     slots.delete(slot)
-    if (recycling === slot) recycling = null
+    forget(slot)
     const how = signal !== null ? `was killed by signal ${signal}` : `exited with code ${code}`
     if (stopping) {
       if (slots.size === 0) finish()
@@ -406,6 +423,7 @@ export async function runArbiter(settings: Settings): Promise<void> {
         log.error(`WORKER TIMEOUT (pid:${slot.pid})`)
         slot.abortedAt = now
         slot.leaving = true
+        forget(slot)
         slot.worker.process.kill('SIGABRT')
         manage()
         // (A draining worker ends itself at --graceful-timeout: this is for a stuck one.)
