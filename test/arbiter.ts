@@ -110,8 +110,7 @@ t.test('one worker: a crash keeps the port and the connections waiting on it', a
 })
 
 t.test('a blocked event loop: named by the watchdog, WORKER TIMEOUT, SIGABRT, replaced', async (t) => {
-  // 5 s, not less: the timeout also runs while a worker boots (node and Pegasus loading before its
-  // first beat), which takes seconds on a busy machine.
+  // 5 s, not less: a busy machine may hold a healthy worker's beats back a while.
   const { cli, base, port } = await start(t, [...LOCAL, '--workers', '2', '--worker-timeout', '5', APP])
   await allListening(base, 2)
   const socket = connect(port, '127.0.0.1', () => socket.write('GET /block?x=1 HTTP/1.0\r\n\r\n'))

@@ -20,6 +20,12 @@ const MAX_BOOT_FAILURES = 5
 const KILL_DELAY = 1000
 /** File changes within this many ms make one reload (editors write in several steps). */
 const RELOAD_DEBOUNCE = 200
+/**
+ * A worker beats from before it loads the app; until its first beat it is Node.js starting,
+ * Pegasus's modules and a --config module loading, which a busy machine makes slow and no app's
+ * loop blocks. That start gets this long (or --worker-timeout, if longer): a stuck one still goes.
+ */
+const START_TIMEOUT = 10_000
 
 interface Slot {
   readonly worker: Worker
@@ -29,6 +35,8 @@ interface Slot {
   state: 'booting' | 'ready'
   /** Told to go (retired, failing, replaced): it no longer counts toward --workers. */
   leaving: boolean
+  /** When it was forked, and when it last beat (0: not yet). */
+  readonly startedAt: number
   lastBeat: number
   requests: number
   /** Recycled after this many requests (0: never). */
@@ -118,6 +126,7 @@ export async function runArbiter(settings: Settings): Promise<void> {
     process.exit(1)
   }
   const interval = beatInterval(settings.workerTimeout)
+  const startTimeout = Math.max(settings.workerTimeout, START_TIMEOUT)
   const slots = new Set<Slot>()
   const balance = settings.balance
   let target = settings.workers
@@ -199,7 +208,8 @@ export async function runArbiter(settings: Settings): Promise<void> {
       generation,
       state: 'booting',
       leaving: false,
-      lastBeat: Date.now(),
+      startedAt: Date.now(),
+      lastBeat: 0,
       requests: 0,
       limit: requestLimit(settings.maxRequests, settings.maxRequestsJitter),
       abortedAt: 0,
@@ -412,6 +422,12 @@ export async function runArbiter(settings: Settings): Promise<void> {
     slot.worker.process.kill('SIGKILL')
   }
 
+  /** Its loop has not beaten for --worker-timeout; or, not started yet, it has not beaten at all. */
+  function silent(slot: Slot, now: number): boolean {
+    if (slot.lastBeat === 0) return now - slot.startedAt >= startTimeout + interval
+    return now - slot.lastBeat >= settings.workerTimeout + interval
+  }
+
   // The heartbeat: a worker whose loop has not beaten for --worker-timeout gets SIGABRT (its
   // watchdog thread has said what it was in), then SIGKILL; a drain that overstays, SIGKILL.
   setInterval(() => {
@@ -419,8 +435,10 @@ export async function runArbiter(settings: Settings): Promise<void> {
     for (const slot of slots) {
       if (slot.abortedAt !== 0) {
         if (now - slot.abortedAt >= KILL_DELAY) kill(slot)
-      } else if (settings.workerTimeout > 0 && now - slot.lastBeat >= settings.workerTimeout + interval) {
-        log.error(`WORKER TIMEOUT (pid:${slot.pid})`)
+      } else if (settings.workerTimeout > 0 && silent(slot, now)) {
+        // (Before its first beat there is no watchdog thread yet to say where it is.)
+        const start = `: no heartbeat within ${startTimeout / 1000} s of its start`
+        log.error(`WORKER TIMEOUT (pid:${slot.pid})${slot.lastBeat === 0 ? start : ''}`)
         slot.abortedAt = now
         slot.leaving = true
         forget(slot)
