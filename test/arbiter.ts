@@ -5,7 +5,7 @@ import { connect } from 'node:net'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { LOCAL, run, start } from './helpers/cli.js'
+import { LOCAL, root, run, start } from './helpers/cli.js'
 import { children, sleep, stat, stderrMatch, until } from './helpers/arbiter.js'
 import { describeStall, Watchdog } from '../lib/cli/watchdog.js'
 import { requestLimit } from '../lib/cli/arbiter.js'
@@ -110,8 +110,7 @@ t.test('one worker: a crash keeps the port and the connections waiting on it', a
 })
 
 t.test('a blocked event loop: named by the watchdog, WORKER TIMEOUT, SIGABRT, replaced', async (t) => {
-  // 5 s, not less: the timeout also runs while a worker boots (node and Pegasus loading before its
-  // first beat), which takes seconds on a busy machine.
+  // 5 s, not less: a busy machine may hold a healthy worker's beats back a while.
   const { cli, base, port } = await start(t, [...LOCAL, '--workers', '2', '--worker-timeout', '5', APP])
   await allListening(base, 2)
   const socket = connect(port, '127.0.0.1', () => socket.write('GET /block?x=1 HTTP/1.0\r\n\r\n'))
@@ -259,6 +258,65 @@ t.test('--max-worker-memory: a worker over it is recycled, its replacement liste
   const [, recycled] = await cli.waitFor(/^INFO: Worker \(pid:(\d+)\) uses \d+ MiB \(--max-worker-memory 1\): recycling it once its replacement listens$/m)
   await until(() => !children(cli.child.pid as number).includes(Number(recycled)))
   t.not(await pid(base), Number(recycled))
+  t.equal(await cli.stop(), 0)
+})
+
+/** Sends a request to `/hold` on a socket of its own; resolves with the head of the answer. */
+function hold(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write('GET /hold HTTP/1.1\r\nHost: x\r\n\r\n'))
+    let text = ''
+    socket.setEncoding('latin1').on('data', (chunk: string) => {
+      text += chunk
+      if (!text.includes('\r\n\r\n')) return
+      socket.end()
+      resolve(text.slice(0, text.indexOf('\r\n\r\n')))
+    })
+    socket.on('error', reject)
+  })
+}
+
+t.test("a recycled worker drains once its own replacement listens, not when another worker does (a crash's)", async (t) => {
+  // test/apps/gated.mjs: once `gated` is written, a worker listens when the test says so.
+  const dir = mkdtempSync(join(tmpdir(), 'pegasus-gated-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const open = (name: string | number): void => writeFileSync(join(dir, typeof name === 'number' ? `${name}.go` : name), '')
+  const args = ['--workers', '2', '--max-requests', '20', '--no-access-log', '--chdir', dir, join(root, 'test/apps/gated.mjs')]
+  const { cli, base, port } = await start(t, [...LOCAL, ...args])
+  const primary = cli.child.pid as number
+  const [recycled, victim] = await allListening(base, 2)
+  open('gated')
+  // A crash: its replacement boots, and waits.
+  process.kill(victim, 'SIGKILL')
+  await stderrMatch(cli, new RegExp(`^ERROR: Worker \\(pid:${victim}\\) was killed by signal SIGKILL`, 'm'))
+  await until(() => children(primary).length === 2)
+  const crashReplacement = children(primary).find((pid) => pid !== recycled) as number
+  // The one worker listening holds a request, and serves until it is recycled; its replacement
+  // boots, and waits too.
+  const held = hold(port)
+  // (The replacement's line is the arbiter's next one; a worker's line may come between.)
+  const recycle = new RegExp(`^INFO: Worker \\(pid:${recycled}\\) served \\d+ requests \\(--max-requests\\): recycling it once its replacement listens\n[^]*?^INFO: Booting worker with pid (\\d+)$`, 'm')
+  const answered = new Set<number>()
+  while (!recycle.test(cli.stdout)) answered.add(await pid(base))
+  t.same([...answered], [recycled], 'only the recycled worker listened')
+  const replacement = Number((cli.stdout.match(recycle) as RegExpMatchArray)[1])
+  t.not(replacement, crashReplacement)
+  // The crash's replacement listens. Its 'ready' went to the arbiter before its answer, the USR1
+  // after it: what the arbiter tells the recycled worker on that 'ready' (the old code: drain)
+  // reaches it before the reopen.
+  open(crashReplacement)
+  while ((await pid(base)) !== crashReplacement);
+  cli.child.kill('SIGUSR1')
+  await cli.waitFor(new RegExp(`^INFO: Worker \\(pid:${recycled}\\) reopened its log files$`, 'm'))
+  open('release')
+  t.notMatch(await held, /connection: close/i, 'the recycled worker was not told to drain: its request in flight is answered as usual')
+  t.ok(children(primary).includes(recycled), 'it still serves')
+  // Its own replacement listens: now it drains and exits.
+  open(replacement)
+  await until(() => !children(primary).includes(recycled))
+  t.same(children(primary), [crashReplacement, replacement].sort((a, b) => a - b))
+  t.same(await allListening(base, 2), children(primary), 'both serve')
+  t.equal((cli.stderr.match(/^ERROR: .*/gm) ?? []).length, 1, 'no error but the crash')
   t.equal(await cli.stop(), 0)
 })
 

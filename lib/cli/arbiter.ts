@@ -20,6 +20,12 @@ const MAX_BOOT_FAILURES = 5
 const KILL_DELAY = 1000
 /** File changes within this many ms make one reload (editors write in several steps). */
 const RELOAD_DEBOUNCE = 200
+/**
+ * A worker beats from before it loads the app; until its first beat it is Node.js starting,
+ * Pegasus's modules and a --config module loading, which a busy machine makes slow and no app's
+ * loop blocks. That start gets this long (or --worker-timeout, if longer): a stuck one still goes.
+ */
+const START_TIMEOUT = 10_000
 
 interface Slot {
   readonly worker: Worker
@@ -29,6 +35,8 @@ interface Slot {
   state: 'booting' | 'ready'
   /** Told to go (retired, failing, replaced): it no longer counts toward --workers. */
   leaving: boolean
+  /** When it was forked, and when it last beat (0: not yet). */
+  readonly startedAt: number
   lastBeat: number
   requests: number
   /** Recycled after this many requests (0: never). */
@@ -118,6 +126,7 @@ export async function runArbiter(settings: Settings): Promise<void> {
     process.exit(1)
   }
   const interval = beatInterval(settings.workerTimeout)
+  const startTimeout = Math.max(settings.workerTimeout, START_TIMEOUT)
   const slots = new Set<Slot>()
   const balance = settings.balance
   let target = settings.workers
@@ -130,6 +139,11 @@ export async function runArbiter(settings: Settings): Promise<void> {
   let stopping = false
   /** The worker being replaced for --max-requests or --max-worker-memory: one at a time. */
   let recycling: Slot | null = null
+  /**
+   * The worker booted in its place: the recycled one drains once this one listens, not when any
+   * other does (a crash's replacement, a reload's worker), which would leave fewer than --workers.
+   */
+  let replacement: Slot | null = null
   /** The ports the first worker got, for reusePort workers after it when a bind asked for 0. */
   let ports: number[] | null = null
 
@@ -194,7 +208,8 @@ export async function runArbiter(settings: Settings): Promise<void> {
       generation,
       state: 'booting',
       leaving: false,
-      lastBeat: Date.now(),
+      startedAt: Date.now(),
+      lastBeat: 0,
       requests: 0,
       limit: requestLimit(settings.maxRequests, settings.maxRequestsJitter),
       abortedAt: 0,
@@ -203,6 +218,8 @@ export async function runArbiter(settings: Settings): Promise<void> {
       error: null,
     }
     slots.add(slot)
+    // A recycle waiting for its replacement (the first, or one booted after it failed): this is it.
+    if (recycling !== null && replacement === null) replacement = slot
     worker.on('message', (message: FromWorker) => received(slot, message))
     worker.on('exit', (code, signal) => exited(slot, code, signal))
     // With one worker and the first boot the output stays as a single process's was.
@@ -245,7 +262,7 @@ export async function runArbiter(settings: Settings): Promise<void> {
         break
       case 'failing':
         slot.leaving = true
-        if (recycling === slot) recycling = null
+        forget(slot)
         manage()
         break
     }
@@ -263,10 +280,11 @@ export async function runArbiter(settings: Settings): Promise<void> {
       for (const line of pending) log.info(line)
       pending.length = 0
     }
-    // A replacement is listening: the worker it replaces may go now.
-    if (recycling !== null && recycling !== slot) {
+    // The recycled worker's replacement is listening: it may go now.
+    if (recycling !== null && replacement === slot) {
       retire(recycling)
       recycling = null
+      replacement = null
     }
     // A reload is over once the whole new generation listens: only then do the old ones drain.
     let fresh = 0
@@ -288,6 +306,15 @@ export async function runArbiter(settings: Settings): Promise<void> {
     slot.leaving = true
     recycling = slot
     manage()
+  }
+
+  /**
+   * A worker that is going (failing, timed out, exited) leaves its part in a recycle: a recycled
+   * one ends it; a replacement that will never listen hands its role to the next worker booted.
+   */
+  function forget(slot: Slot): void {
+    if (recycling === slot) recycling = replacement = null
+    if (replacement === slot) replacement = null
   }
 
   /** Tells a worker to drain: it stops accepting, finishes what it has, and exits. */
@@ -322,7 +349,7 @@ export async function runArbiter(settings: Settings): Promise<void> {
 
   function exited(slot: Slot, code: number | null, signal: string | null): void {
     slots.delete(slot)
-    if (recycling === slot) recycling = null
+    forget(slot)
     const how = signal !== null ? `was killed by signal ${signal}` : `exited with code ${code}`
     if (stopping) {
       if (slots.size === 0) finish()
@@ -395,6 +422,12 @@ export async function runArbiter(settings: Settings): Promise<void> {
     slot.worker.process.kill('SIGKILL')
   }
 
+  /** Its loop has not beaten for --worker-timeout; or, not started yet, it has not beaten at all. */
+  function silent(slot: Slot, now: number): boolean {
+    if (slot.lastBeat === 0) return now - slot.startedAt >= startTimeout + interval
+    return now - slot.lastBeat >= settings.workerTimeout + interval
+  }
+
   // The heartbeat: a worker whose loop has not beaten for --worker-timeout gets SIGABRT (its
   // watchdog thread has said what it was in), then SIGKILL; a drain that overstays, SIGKILL.
   setInterval(() => {
@@ -402,10 +435,13 @@ export async function runArbiter(settings: Settings): Promise<void> {
     for (const slot of slots) {
       if (slot.abortedAt !== 0) {
         if (now - slot.abortedAt >= KILL_DELAY) kill(slot)
-      } else if (settings.workerTimeout > 0 && now - slot.lastBeat >= settings.workerTimeout + interval) {
-        log.error(`WORKER TIMEOUT (pid:${slot.pid})`)
+      } else if (settings.workerTimeout > 0 && silent(slot, now)) {
+        // (Before its first beat there is no watchdog thread yet to say where it is.)
+        const start = `: no heartbeat within ${startTimeout / 1000} s of its start`
+        log.error(`WORKER TIMEOUT (pid:${slot.pid})${slot.lastBeat === 0 ? start : ''}`)
         slot.abortedAt = now
         slot.leaving = true
+        forget(slot)
         slot.worker.process.kill('SIGABRT')
         manage()
         // (A draining worker ends itself at --graceful-timeout: this is for a stuck one.)

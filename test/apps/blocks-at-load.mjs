@@ -1,0 +1,2 @@
+// An app whose module blocks its event loop for ever while it loads.
+for (;;);
