@@ -5,7 +5,6 @@
 // that feed it stop reading. Requests are shed (503) when the event loop is saturated and they
 // have waited too long behind it (LoadGuard), or, with maxQueue, when too many calls wait.
 import fastq from 'fastq'
-import { performance } from 'node:perf_hooks'
 import { LoadGuard, WARM_CALLS } from './overload.js'
 import { loopClock } from './loop-clock.js'
 import type { Response } from './response.js'
@@ -31,8 +30,8 @@ export interface Blockable {
 
 // Load shedding says so in one WARN line a second at most.
 const WARN_INTERVAL = 1000
-/** While the loop is saturated, one app call in this many ms is timed for the guard. */
-const TIME_EVERY = 1
+/** While the loop is saturated, at least one app call in this many is timed for the guard. */
+const MAX_TIME_EVERY = 256
 
 export class Dispatcher {
   private readonly queue: fastq.queue<Response, void>
@@ -52,8 +51,8 @@ export class Dispatcher {
   /** Calls in flight outside the queue: their request bodies are still arriving. */
   streaming: number
   readonly guard: LoadGuard
-  /** When the last call timed for the guard started (performance.now()). */
-  private timedAt: number
+  /** Calls until the next one timed for the guard (while the loop is saturated). */
+  private untilTimed: number
   private readonly streamingDone: () => void
 
   constructor(invoke: Invoke, concurrency: number, maxQueued: number, maxQueue: number, log: Log, watch: AppCallWatch | null = null) {
@@ -70,7 +69,7 @@ export class Dispatcher {
     this.calls = 0
     this.streaming = 0
     this.guard = new LoadGuard()
-    this.timedAt = 0
+    this.untilTimed = 1
     this.streamingDone = () => {
       this.streaming--
     }
@@ -145,18 +144,15 @@ export class Dispatcher {
     this.calls++
     // While the loop is saturated, the time the app's synchronous part keeps the loop's thread
     // tells the guard whether shedding would save anything (lib/loop-clock.ts: not wall time,
-    // which counts the moments the machine runs other processes). At most one call a TIME_EVERY
-    // ms is timed, and none of the first WARM_CALLS (their code is being compiled).
+    // which counts the moments the machine runs other processes). About one call a millisecond
+    // of the app's time is timed (every call when calls cost a millisecond or more; one in a
+    // hundred when they cost 10 µs), none of the first WARM_CALLS (their code is being compiled).
     const guard = this.guard
     let timed = false
     let started = 0
-    if (guard.saturated && this.calls > WARM_CALLS) {
-      const now = performance.now()
-      if (now - this.timedAt >= TIME_EVERY) {
-        this.timedAt = now
-        timed = true
-        started = loopClock()
-      }
+    if (guard.saturated && this.calls > WARM_CALLS && --this.untilTimed <= 0) {
+      timed = true
+      started = loopClock()
     }
     const watch = this.watch
     if (watch === null) {
@@ -166,7 +162,11 @@ export class Dispatcher {
       this.invoke(res)
       watch.leave()
     }
-    if (timed) guard.spent(loopClock() - started)
+    if (timed) {
+      const ms = loopClock() - started
+      guard.spent(ms)
+      this.untilTimed = ms >= 1 ? 1 : Math.ceil(1 / Math.max(ms, 1 / MAX_TIME_EVERY))
+    }
   }
 }
 
