@@ -73,8 +73,8 @@ async function main() {
     if (match !== null) port = Number(match[1])
     else await sleep(50)
   }
-  const workerPid = () => Number([...log.matchAll(/Booting worker with pid (\d+)/g)].pop()?.[1] ?? server.pid)
-  const worker = workerPid()
+  // The CLI's one worker is its primary's child.
+  const worker = Number(readFileSync(`/proc/${server.pid}/task/${server.pid}/children`, 'latin1').trim().split(/\s+/)[0])
   const fdsAtStart = fds(worker)
   say(`server: worker pid ${worker}, open-file limit ${limit}, ${fdsAtStart} descriptors open; ${log.match(/Threads: \d+/)?.[0]}`)
 
@@ -105,7 +105,7 @@ async function main() {
   const sum = (key) => children.reduce((total, c) => total + c.last[key], 0)
   say(`flood: ${sum('opened')} connected, ${sum('failed')} failed, in ${((Date.now() - started) / 1000).toFixed(1)} s; the worker holds ${fds(worker)} descriptors`)
   await sleep(hold * 1000)
-  say(`held ${hold} s: ${sum('opened')} connected, ${sum('closedByServer')} closed by the server; the worker holds ${fds(worker)} descriptors`)
+  say(`held ${hold} s: ${sum('closedByServer')} of them closed by the server (idle past --header-timeout, or to make room); the worker holds ${fds(worker)} descriptors`)
   for (const c of children) c.proc.stdin.write('x')
   await Promise.all(children.map((c) => new Promise((resolve) => c.proc.on('exit', resolve))))
   // Released: the worker's descriptors come back (within its sweep of closed connections).
@@ -118,7 +118,8 @@ async function main() {
   probing = false
   await prober
   clearInterval(sampler)
-  const restarts = [...log.matchAll(/Booting worker with pid/g)].length - 1
+  // Workers booted after the first one listened.
+  const restarts = [...log.slice(log.indexOf('Listen at')).matchAll(/Booting worker with pid/g)].length
   const latencies = probes.filter((p) => p.ms !== null).map((p) => p.ms)
   const result = {
     n,
