@@ -6,8 +6,10 @@ import t from 'tap'
 import { performance } from 'node:perf_hooks'
 import { createServer, defaultMaxConnections, defaultThreads, type Request, type Response } from '../lib/server.js'
 import { LoadGuard } from '../lib/overload.js'
+import { Dispatcher } from '../lib/dispatch.js'
 import { get, RawClient } from './helpers/raw.js'
-import { eventually, httpRequest, sleep, startServer } from './helpers/server.js'
+import { eventually, httpRequest, memoryLog, sleep, startServer } from './helpers/server.js'
+import { loopClock } from '../lib/loop-clock.js'
 
 t.test('the default bound on app calls is the connection bound: never the throttle of an app that waits', async (t) => {
   t.equal(defaultThreads(), defaultMaxConnections())
@@ -328,4 +330,37 @@ t.test('LoadGuard: a period without calls keeps the app latency known before it'
   g.periodStart = 0
   g.judge()
   t.equal(guard.budget, 100, 'an empty period changes nothing')
+})
+
+t.test('Dispatcher: while the loop is saturated it times about one call a millisecond of app time, counted in calls', async (t) => {
+  let cost = 0
+  // The app's cost on the loop's own clock, whatever the machine's other work takes from it.
+  const work = (): void => {
+    const end = loopClock() + cost
+    while (loopClock() < end);
+  }
+  const dispatcher = new Dispatcher(work, 1_000_000, 1_000_000, -1, memoryLog().log)
+  const guard = dispatcher.guard
+  const timed: number[] = []
+  const spent = guard.spent.bind(guard)
+  guard.spent = (ms: number) => {
+    timed.push(ms)
+    spent(ms)
+  }
+  const res = { req: { url: '/', complete: true }, destroyed: false, release: null } as unknown as import('../lib/response.js').Response
+  const release = (): void => {}
+  for (let i = 0; i < 300; i++) dispatcher.call(res, release)
+  t.equal(timed.length, 0, 'not saturated: nothing timed')
+  guard.saturated = true
+  for (let i = 0; i < 1000; i++) dispatcher.call(res, release)
+  // (A call of no cost still costs the two clock reads: one in 50 to 256 is timed.)
+  t.ok(timed.length >= 3 && timed.length <= 25, `calls of no cost: a few timed (${timed.length} of 1,000)`)
+  timed.length = 0
+  cost = 2
+  for (let i = 0; i < 400; i++) dispatcher.call(res, release)
+  const first = 400 - timed.length
+  t.ok(first <= 256, `calls of 2 ms: every one timed from the first one timed (the first after ${first})`)
+  t.ok(timed.every((ms, i) => i === 0 || ms >= 2), 'each at its cost')
+  ;(guard as unknown as { judge(): void }).judge()
+  t.ok(guard.costly, 'and they are costly')
 })
