@@ -26,19 +26,24 @@ export function loopClock(): number {
     const usage = threadCpuUsage()
     return (usage.user + usage.system) / 1000
   }
-  if (!opened) open()
-  if (schedstat >= 0) return performance.now() - runQueueWait()
-  /* c8 ignore next 2: not Linux (no /proc/thread-self/schedstat) */
+  const clock = schedstatClock()
+  if (clock !== null) return clock
+  /* c8 ignore start: not Linux (no /proc/thread-self/schedstat) */
   const usage = process.cpuUsage()
   return (usage.user + usage.system) / 1000
+  /* c8 ignore stop */
+}
+
+/** Wall time less this thread's run-queue wait (ms), or null where Linux does not keep it. */
+export function schedstatClock(): number | null {
+  if (!opened) open()
+  return schedstat >= 0 ? performance.now() - runQueueWait() : null
 }
 
 /** Which clock loopClock() reads (for the tests). */
 export function loopClockKind(): 'thread' | 'schedstat' | 'process' {
   if (threadCpuUsage !== undefined) return 'thread'
-  if (!opened) open()
-  /* c8 ignore next */
-  return schedstat >= 0 ? 'schedstat' : 'process'
+  return schedstatClock() !== null ? 'schedstat' : 'process'
 }
 
 function open(): void {

@@ -108,6 +108,15 @@ t.test('what goes out is what undici’s Response would send', async (t) => {
     '/reason': (R) => new R('r', { status: 299, statusText: 'Fine' }),
     '/headers-object': (R) => new R('h', { headers: new Headers({ 'x-h': 'h' }) }),
     '/bytes': (R) => new R(new TextEncoder().encode('bytes')),
+    '/stream': (R) =>
+      new R(
+        new ReadableStream({
+          start(controller) {
+            controller.enqueue(new TextEncoder().encode('a stream'))
+            controller.close()
+          },
+        }),
+      ),
     '/mutated': (R) => {
       const response = new R('m', { headers: { 'x-before': '1' } })
       response.headers.set('x-after', '2')

@@ -19,6 +19,7 @@ function firstCpu(): string {
 interface Reading {
   kind: string
   clock: number
+  schedstat: number
   wall: number
   cpu: number
 }
@@ -46,6 +47,8 @@ t.test("the loop's clock moves with the thread's own time on a CPU, not with the
   // Sharing one CPU with a spinner, the child ran about half of the wall time it spun.
   t.ok(r.clock < 0.8 * r.wall, `less than the wall time: ${r.clock.toFixed(1)} ms of ${r.wall.toFixed(1)} ms`)
   t.ok(r.clock > 0.05 * r.wall, 'but it moved')
+  // The schedstat clock (Node.js 20's) likewise, whichever Node.js runs it.
+  t.ok(r.schedstat < 0.8 * r.wall && r.schedstat > 0.05 * r.wall, `schedstat: ${r.schedstat.toFixed(1)} ms of ${r.wall.toFixed(1)} ms`)
   // The thread's time is part of the process's CPU time (with V8's threads'), and most of it:
   // only the main thread was busy.
   t.ok(r.clock <= 1.05 * r.cpu + 2 && r.clock >= 0.5 * r.cpu, `the CPU time the thread had: ${r.clock.toFixed(1)} ms, process.cpuUsage ${r.cpu.toFixed(1)} ms`)
