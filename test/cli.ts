@@ -270,7 +270,7 @@ t.test('SIGTERM lets a request in flight finish, then exits 0', async (t) => {
 
 // An exception the app lets escape ends its worker, which the arbiter replaces: test/arbiter.ts.
 
-t.test("the README's Express + ws app: the module's upgrade export takes the WebSocket", async (t) => {
+t.test("docs/apps.md's Express + ws app: the module's upgrade export takes the WebSocket", async (t) => {
   const { cli, base, port } = await start(t, [...LOCAL, 'test/apps/chat.mjs'])
   t.ok(await cli.waitFor(/^INFO: Interface: node \(Express app\)$/m), "the choice is printed")
   t.equal(await (await fetch(base)).text(), 'use a WebSocket')

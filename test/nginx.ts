@@ -1,5 +1,5 @@
 // End to end behind real nginx (Debian's nginx-light, started here on loopback ports), in front
-// of `--workers 2`, as the README's "Deploying" section sets it up: upstream keep-alive reuse,
+// of `--workers 2`, as docs/deploying.md sets it up: upstream keep-alive reuse,
 // the real client's address in Pegasus's access log and in the app, and a HUP reload under wrk
 // load with no 5xx in nginx's own access log.
 import t from 'tap'
