@@ -648,7 +648,8 @@ const FLAGS: Flag[] = [
       metavar: tuning.seconds ? 'SECONDS' : 'INT',
       group: 'limits',
       help: tuning.help,
-      shown: () => (tuning.default === null ? 'off' : String(tuning.default)),
+      // (--max-connections's default is --threads's: the environment's, so the docs can show one.)
+      shown: (env: Environment) => (tuning.name === 'max-connections' ? String(env.defaultThreads) : tuning.default === null ? 'off' : String(tuning.default)),
       fallback: none,
       convert: tuning.seconds ? seconds(tuning.min) : atLeast(tuning.min),
       set: (s, v) => {
@@ -692,7 +693,18 @@ function helpWidth(env: Environment): number {
 export function helpText(env: Environment): string {
   const width = helpWidth(env)
   const usage = ['[-h]', '[--version]', '[--chdir DIR]', '[--host ADDR]', '[--port PORT]', '[--threads INT]', '[--backlog INT]', `[--interface {${INTERFACES.join(',')}}]`, '[-w INT]', '[-b ADDR]', '[--config FILE]', '[MODULE:APP]']
-  let text = `${wrap(`usage: pegasus ${usage.join(' ')}`, width, ' '.repeat('usage: pegasus '.length))}
+  // argparse's usage: whole [groups] to a line, the next lines under the first group.
+  const lines: string[] = []
+  let line = 'usage: pegasus'
+  for (const group of usage) {
+    if (line.length + 1 + group.length > width && line.length > 'usage: pegasus'.length) {
+      lines.push(line)
+      line = ' '.repeat('usage: pegasus'.length)
+    }
+    line += ` ${group}`
+  }
+  lines.push(line)
+  let text = `${lines.join('\n')}
 
 A blazingly fast HTTP/1.1 web server.
 
@@ -786,6 +798,27 @@ function editDistance(a: string, b: string): number {
     }
   }
   return rows[a.length][b.length]
+}
+
+/**
+ * docs/configuration.md's generated part: --help at 100 columns for a documented machine (the
+ * directory shown as /current/dir, `ulimit -n` 1024), then every flag's environment variable
+ * and config keys. test/docs.ts checks that the page has it; `npm run docs` writes it.
+ */
+export function configurationReference(): string {
+  const env: Environment = { argv: [], env: { COLUMNS: '100' }, cwd: '/current/dir', defaultThreads: 896, defaultApp: '' }
+  let text = '```\n' + helpText(env) + '```\n\n| flag | environment variable | config keys |\n|---|---|---|\n'
+  text += '| MODULE:APP | `PEGASUS_APP` | `app` |\n'
+  for (const flag of FLAGS) {
+    const camel = flag.name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())
+    // (A config file cannot name another, nor print; nor can the environment print.)
+    const inFile = flag.name !== 'config' && flag.name !== 'print-config'
+    const keys = !inFile ? '-' : camel === flag.name ? `\`${flag.name}\`` : `\`${flag.name}\`, \`${camel}\``
+    const names = flag.boolean === true && flag.name === 'access-log' ? '`--no-access-log`' : `\`--${flag.name}\``
+    const variable = flag.name === 'print-config' ? '-' : `\`${envName(flag.name)}\``
+    text += `| ${names} | ${variable} | ${keys} |\n`
+  }
+  return text
 }
 
 /** The flags as given: values by flag name (lists for repeatable ones), and the positional. */
