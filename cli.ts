@@ -3,6 +3,8 @@
 // The only place that reads process.argv or process.env, or calls process.exit. Flags, help and
 // error lines keep the seed's (argparse) contract.
 import cluster from 'node:cluster'
+import { existsSync, readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { configOf, parseSettings, UsageError, type Settings } from './lib/cli/settings.js'
 import { runArbiter } from './lib/cli/arbiter.js'
@@ -19,9 +21,14 @@ function usageError(message: string): never {
 
 async function settingsOf(argv: string[]): Promise<Settings> {
   try {
-    const parsed = await parseSettings({ argv, env: process.env, cwd: process.cwd(), defaultThreads: defaultThreads(), defaultApp: DEFAULT_APP })
+    const columns = process.stdout.isTTY ? process.stdout.columns : undefined
+    const parsed = await parseSettings({ argv, env: process.env, cwd: process.cwd(), defaultThreads: defaultThreads(), defaultApp: DEFAULT_APP, columns })
     if ('help' in parsed) {
       process.stdout.write(parsed.help)
+      process.exit(0)
+    }
+    if ('version' in parsed) {
+      process.stdout.write(`pegasus ${version()} (Node.js ${process.version})\n`)
       process.exit(0)
     }
     if (parsed.printConfig) {
@@ -34,6 +41,13 @@ async function settingsOf(argv: string[]): Promise<Settings> {
     if (!(error instanceof UsageError)) throw error
     usageError(error.message)
   }
+}
+
+/** Pegasus's version: its package.json's, found above this file (dist/cli.js or cli.ts). */
+function version(): string {
+  let dir = dirname(fileURLToPath(import.meta.url))
+  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir)
+  return (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version: string }).version
 }
 
 async function main(argv: string[]): Promise<void> {

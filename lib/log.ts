@@ -46,10 +46,10 @@ export interface LogOptions {
   errorLogfile?: string
   /**
    * Access lines in gunicorn's format (`%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s"
-   * "%(a)s"`, see the README); default (or null): `INFO: 127.0.0.1:55058 - "POST / HTTP/1.1" 200 OK`.
+   * "%(a)s"`, see docs/operating.md); default (or null): `INFO: 127.0.0.1:55058 - "POST / HTTP/1.1" 200 OK`.
    */
   accessLogFormat?: string | null
-  /** Access lines as one JSON object each (keys in the README); not with accessLogFormat. */
+  /** Access lines as one JSON object each (keys in docs/operating.md); not with accessLogFormat. */
   accessLogJson?: boolean
 }
 

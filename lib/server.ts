@@ -43,13 +43,13 @@ export interface ServerOptions extends Partial<ParserLimits> {
   /**
    * How the app is called: `native` (Pegasus's own req and res), `node` (node:http's
    * IncomingMessage and ServerResponse), or `auto` (default): chosen by the app's shape, see
-   * the README's rules.
+   * docs/apps.md's rules.
    */
   interface?: InterfaceName
   /**
    * The fetch interface: while such a server exists, `globalThis.Response` is Pegasus's
    * LightResponse, a Response that only records a text body and plain fields until someone
-   * reads more of it (default true; false keeps undici's). See the README's fetch interface.
+   * reads more of it (default true; false keeps undici's). See docs/apps.md, fetch handlers.
    */
   lightResponse?: boolean
   /**

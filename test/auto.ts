@@ -1,5 +1,5 @@
 // The `auto` rules (lib/interfaces/auto.ts): which interface an app speaks, judged on real apps
-// of the frameworks the README names, and what is refused with which reason.
+// of the frameworks docs/apps.md names, and what is refused with which reason.
 import t from 'tap'
 import express from 'express'
 import connect from 'connect'

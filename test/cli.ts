@@ -1,6 +1,7 @@
 // The command line as a user meets it: `node dist/cli.js` spawned as a process (the suite builds
 // dist first), talked to over real sockets with fetch, raw net sockets and curl.
 import t from 'tap'
+import { readFileSync } from 'node:fs'
 import { execFile, spawnSync } from 'node:child_process'
 import { connect, createServer } from 'node:net'
 import { defaultMaxConnections, defaultThreads } from '../lib/server.js'
@@ -31,8 +32,8 @@ function raw(port: number, request: string, halfClose = true): Promise<{ respons
   })
 }
 
-t.test('-h and --help print the help', async (t) => {
-  const help = `usage: pegasus [-h] [--chdir DIR] [--host ADDR] [--port PORT] [--threads INT] [--backlog INT] [--interface {auto,native,node,fetch}] [-w INT] [-b ADDR] [--config FILE] [MODULE:APP]
+t.test("-h and --help print the help: argparse's layout, wrapped (80 columns, COLUMNS wins, never over 100), with examples", async (t) => {
+  const help = `usage: pegasus [-h] [--version] [--chdir DIR] [--host ADDR] [--port PORT] [--threads INT] [--backlog INT] [--interface {auto,native,node,fetch}] [-w INT] [-b ADDR] [--config FILE] [MODULE:APP]
 
 A blazingly fast HTTP/1.1 web server.
 
@@ -41,6 +42,7 @@ positional arguments:
 
 options:
   -h, --help     show this help message and exit
+  --version      show Pegasus's version and exit
   --chdir DIR    Change directory. Uses the current working directory by default. [${root}]
   --host ADDR    Address to which the server will bind. [0.0.0.0]
   --port PORT    Port to which the server will bind. [8080]
@@ -143,12 +145,50 @@ limits and timeouts:
                  Seconds a request body or a response may take before --min-data-rate applies. [5]
   --keep-alive SECONDS
                  Seconds an idle keep-alive connection stays open. 0: no limit. [5]
+
+examples:
+  An Express (or any node:http) app, exported as the module's default or as \`app\`:
+    pegasus --host 127.0.0.1 --port 3000 app.js
+  A Hono app or any fetch handler (export default app):
+    pegasus app.mjs
+  An app that calls listen() itself (NestJS, socket.io, Hapi):
+    node --import pegasus/register app.js
+  Four workers on a unix socket behind nginx, believing its X-Forwarded-* fields:
+    pegasus -w 4 -b unix:/run/app.sock --forwarded-allow-ips 127.0.0.1 app.js
+  HTTPS on port 8443:
+    pegasus --certfile cert.pem --keyfile key.pem -b 0.0.0.0:8443 app.js
 `
+  // The words above, in this order, whatever the width they are wrapped to.
+  const words = (text: string): string => text.split(/\s+/).join(' ').trim()
+  const env = (columns?: string): Record<string, string | undefined> => ({ ...process.env, COLUMNS: columns })
+  const widest = (text: string): number => Math.max(...text.split('\n').map((line) => line.length))
   for (const flag of ['-h', '--help']) {
-    t.same(await run([flag]), { status: 0, stdout: help, stderr: '' }, flag)
+    const result = await run([flag], root, env())
+    t.equal(result.status, 0)
+    t.equal(result.stderr, '')
+    t.equal(words(result.stdout), words(help), `${flag}: every word of the help, in order`)
+    t.ok(widest(result.stdout) <= 80, `${flag}: not a terminal: 80 columns at most (${widest(result.stdout)})`)
   }
+  const wide = (await run(['--help'], root, env('100'))).stdout
+  t.equal(words(wide), words(help))
+  t.ok(widest(wide) <= 100 && widest(wide) > 90, `COLUMNS=100: up to 100 columns (${widest(wide)})`)
+  t.ok(widest((await run(['--help'], root, env('300'))).stdout) <= 100, 'never over 100 columns')
+  const narrow = (await run(['--help'], root, env('60'))).stdout
+  t.ok(widest(narrow) <= 60, `COLUMNS=60 (${widest(narrow)})`)
+  t.equal(words(narrow), words(help))
+  // argparse's usage: whole [groups] to a line, the next lines under the first group.
+  const usage = wide.slice(0, wide.indexOf('\n\n')).split('\n')
+  t.match(usage[0], /^usage: pegasus \[-h\] \[--version\]/)
+  for (const line of usage.slice(1)) t.match(line, /^ {15}\[.*\]$/)
+  t.match(wide, /\n  --threads INT  The maximum number of app calls in flight/, 'the help beside a short flag')
+  t.match(wide, /\n  --worker-timeout SECONDS\n {17}A worker whose event loop/, 'and below a long one')
   const elsewhere = `${root}/test`
-  t.match((await run(['-h'], elsewhere)).stdout, `by default. [${elsewhere}]\n`, 'the real cwd')
+  t.match(words((await run(['-h'], elsewhere)).stdout), `by default. [${elsewhere}] --host`, 'the real cwd')
+})
+
+t.test("--version: Pegasus's version (package.json's) and Node.js's", async (t) => {
+  const version = (JSON.parse(readFileSync(`${root}/package.json`, 'utf8')) as { version: string }).version
+  t.same(await run(['--version']), { status: 0, stdout: `pegasus ${version} (Node.js ${process.version})\n`, stderr: '' })
 })
 
 t.test('bad arguments: exit status 2 and one line', async (t) => {
@@ -174,6 +214,12 @@ t.test('bad arguments: exit status 2 and one line', async (t) => {
     [['--port'], 'argument --port: expected one argument'],
     [['--host', '--port', '1'], 'argument --host: expected one argument'],
     [['--foo'], 'unrecognized arguments: --foo'],
+    [['--wrokers', '2'], 'unrecognized arguments: --wrokers (did you mean --workers?)'],
+    [['--max-conections=5'], 'unrecognized arguments: --max-conections (did you mean --max-connections?)'],
+    [['--acess-logfile', '-'], 'unrecognized arguments: --acess-logfile (did you mean --access-logfile?)'],
+    [['--forwarded'], 'unrecognized arguments: --forwarded (did you mean --forwarded-allow-ips?)'],
+    [['--work'], 'unrecognized arguments: --work'],
+    [['--verison'], 'unrecognized arguments: --verison (did you mean --version?)'],
     [['--no-foo'], 'unrecognized arguments: --no-foo'],
     [['-x'], 'unrecognized arguments: -x'],
     [['a:app', 'b:app'], 'unrecognized arguments: b:app'],
@@ -270,7 +316,7 @@ t.test('SIGTERM lets a request in flight finish, then exits 0', async (t) => {
 
 // An exception the app lets escape ends its worker, which the arbiter replaces: test/arbiter.ts.
 
-t.test("the README's Express + ws app: the module's upgrade export takes the WebSocket", async (t) => {
+t.test("docs/apps.md's Express + ws app: the module's upgrade export takes the WebSocket", async (t) => {
   const { cli, base, port } = await start(t, [...LOCAL, 'test/apps/chat.mjs'])
   t.ok(await cli.waitFor(/^INFO: Interface: node \(Express app\)$/m), "the choice is printed")
   t.equal(await (await fetch(base)).text(), 'use a WebSocket')

@@ -20,8 +20,9 @@ const register = path.join(root, 'dist', 'lib', 'interfaces', 'node', 'register.
 const EXPECTED = Number(process.versions.node.split('.')[0]) >= 22 ? { passes: 1260, failures: 0, pending: 0 } : { passes: 1256, failures: 0, pending: 4 }
 
 /**
- * Express tests that fail on Pegasus on purpose, by its HTTP policy (see the README's
- * "Policy"), with the reason. Each must still fail, and nothing else may.
+ * Express tests that fail on Pegasus on purpose, by its HTTP policy (see docs/apps.md on
+ * Express's test suite, and docs/conformance.md), with the reason. Each must still fail, and
+ * nothing else may.
  */
 const POLICY: Record<string, string> = {
   'res when accepting html should escape the url':

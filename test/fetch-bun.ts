@@ -1,6 +1,6 @@
 // The fetch interface against Bun.serve on the same handler (test/apps/fetch-table.mjs): the same
 // raw requests to both, and the same status, headers (but Date and Server) and body back, except
-// for the differences the README lists. Bun is the `bun` dev dependency (its binary); where it
+// for the differences docs/apps.md lists. Bun is the `bun` dev dependency (its binary); where it
 // cannot run, this file says so and skips.
 import t from 'tap'
 import { spawn, spawnSync } from 'node:child_process'

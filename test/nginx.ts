@@ -1,5 +1,5 @@
 // End to end behind real nginx (Debian's nginx-light, started here on loopback ports), in front
-// of `--workers 2`, as the README's "Deploying" section sets it up: upstream keep-alive reuse,
+// of `--workers 2`, as docs/deploying.md sets it up: upstream keep-alive reuse,
 // the real client's address in Pegasus's access log and in the app, and a HUP reload under wrk
 // load with no 5xx in nginx's own access log.
 import t from 'tap'
@@ -56,9 +56,30 @@ function get(agent: http.Agent, port: number, from: string): Promise<{ status: n
   })
 }
 
+/** Resolves once new connections have met both workers (round-robin hands them out in turn). */
+async function bothWorkers(port: number): Promise<void> {
+  const pids = new Set<number>()
+  const deadline = Date.now() + 60_000
+  while (pids.size < 2) {
+    if (Date.now() > deadline) throw new Error('the second worker did not listen within 60 s')
+    const body = await new Promise<string>((resolve, reject) => {
+      http
+        .get({ host: '127.0.0.1', port, path: '/ready', agent: false }, (res) => {
+          let text = ''
+          res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk))
+          res.on('end', () => resolve(text))
+        })
+        .on('error', reject)
+    })
+    pids.add((JSON.parse(body) as { pid: number }).pid)
+  }
+}
+
 async function suite(nginx: string): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'pegasus-nginx-'))
   const { cli, port } = await start(t, ['--host', '127.0.0.1', '--port', '0', '--workers', '2', '--graceful-timeout', '5', 'test/apps/whoami.mjs'], root)
+  // "Listen at" comes with the first worker ready; the load below is to meet both.
+  await bothWorkers(port)
   const front = await freePort()
   const conf = join(dir, 'nginx.conf')
   writeFileSync(

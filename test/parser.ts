@@ -794,7 +794,7 @@ const acceptCases: AcceptCase[] = [
   { name: 'absolute-form HTTPS upper case', input: `GET HTTPS://EXAMPLE.COM HTTP/1.1\r\n${HOST}\r\n`, expect: { url: 'HTTPS://EXAMPLE.COM' } },
   { name: 'absolute-form scheme with + - . and digits', input: `GET coap+tcp.v2-x://h/ HTTP/1.1\r\n${HOST}\r\n`, expect: { url: 'coap+tcp.v2-x://h/' } },
   { name: 'OPTIONS *', input: `OPTIONS * HTTP/1.1\r\n${HOST}\r\n`, expect: { method: 'OPTIONS', url: '*' } },
-  // Every byte of RFC 3986's grammar, and those WHATWG URL serializers send raw (see README).
+  // Every byte of RFC 3986's grammar, and those WHATWG URL serializers send raw (see docs/http.md).
   { name: 'every byte of the target grammar', input: `GET /AZaz09-._~!$&'()*+,;=:@/%41%7e%C3%A9?/?:@%20 HTTP/1.1\r\n${HOST}\r\n`, expect: { url: "/AZaz09-._~!$&'()*+,;=:@/%41%7e%C3%A9?/?:@%20" } },
   { name: 'what browsers and fetch send raw', input: `GET /a|b^c[d]?q=|{}^\`[]\\ HTTP/1.1\r\n${HOST}\r\n`, expect: { url: '/a|b^c[d]?q=|{}^`[]\\' } },
   { name: 'absolute-form with an IPv6 literal', input: `GET http://[::1]:8080/a HTTP/1.1\r\n${HOST}\r\n`, expect: { url: 'http://[::1]:8080/a' } },

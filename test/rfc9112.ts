@@ -251,7 +251,7 @@ const groups: Group[] = [
       { section: 'RFC 9112 §3, RFC 3986 §2.1', name: 'a `%` at the end of the target', request: withLine('GET /a?b=100% HTTP/1.1'), expect: bad() },
       { section: 'RFC 9112 §3, RFC 3986 §7.3', name: 'a percent-encoded NUL (%00)', request: withLine('GET /a%00.txt HTTP/1.1'), expect: bad() },
       // Outside RFC 3986 too, but sent raw by WHATWG URL serializers (browsers, fetch, Node's URL):
-      // accepted (see the README's policy).
+      // accepted (see docs/http.md, HTTP/1.1).
       {
         section: 'RFC 9112 §3 (SHOULD)',
         name: '`|^[]` in the path and `{}`\\` in the query, as browsers send them: accepted (policy)',

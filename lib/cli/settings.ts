@@ -109,7 +109,7 @@ export interface Settings {
 export class UsageError extends Error {}
 
 /** What the command line asked for: help text to print, or settings to run with. */
-export type Parsed = { help: string } | { settings: Settings; printConfig: boolean }
+export type Parsed = { help: string } | { version: true } | { settings: Settings; printConfig: boolean }
 
 export interface Environment {
   argv: string[]
@@ -119,6 +119,8 @@ export interface Environment {
   defaultThreads: number
   /** The app served when none is named. */
   defaultApp: string
+  /** The terminal's width when the help goes to a terminal (else 80 columns; COLUMNS wins). */
+  columns?: number
 }
 
 type Raw = string | number | boolean | string[]
@@ -646,7 +648,8 @@ const FLAGS: Flag[] = [
       metavar: tuning.seconds ? 'SECONDS' : 'INT',
       group: 'limits',
       help: tuning.help,
-      shown: () => (tuning.default === null ? 'off' : String(tuning.default)),
+      // (--max-connections's default is --threads's: the environment's, so the docs can show one.)
+      shown: (env: Environment) => (tuning.name === 'max-connections' ? String(env.defaultThreads) : tuning.default === null ? 'off' : String(tuning.default)),
       fallback: none,
       convert: tuning.seconds ? seconds(tuning.min) : atLeast(tuning.min),
       set: (s, v) => {
@@ -665,39 +668,161 @@ for (const flag of FLAGS) {
   BY_KEY.set(flag.name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()), flag)
 }
 
-/** The help text (argparse's layout). */
+/** The widest help, whatever the terminal: lines of more than 100 columns are hard to read. */
+const MAX_WIDTH = 100
+/** Where the flags' help starts (argparse's layout). */
+const HELP_COLUMN = 17
+
+/** Examples at the end of --help: what each kind of user comes for. */
+const EXAMPLES: [string, string][] = [
+  ['An Express (or any node:http) app, exported as the module\'s default or as `app`:', 'pegasus --host 127.0.0.1 --port 3000 app.js'],
+  ['A Hono app or any fetch handler (export default app):', 'pegasus app.mjs'],
+  ['An app that calls listen() itself (NestJS, socket.io, Hapi):', 'node --import pegasus/register app.js'],
+  ['Four workers on a unix socket behind nginx, believing its X-Forwarded-* fields:', 'pegasus -w 4 -b unix:/run/app.sock --forwarded-allow-ips 127.0.0.1 app.js'],
+  ['HTTPS on port 8443:', 'pegasus --certfile cert.pem --keyfile key.pem -b 0.0.0.0:8443 app.js'],
+]
+
+/** The help's width: COLUMNS, else the terminal's, else 80; never over MAX_WIDTH. */
+function helpWidth(env: Environment): number {
+  const columns = Number(env.env.COLUMNS)
+  const width = Number.isInteger(columns) && columns > 0 ? columns : (env.columns ?? 80)
+  return Math.max(40, Math.min(MAX_WIDTH, width))
+}
+
+/** The help text (argparse's layout, wrapped to the terminal's width, at most 100 columns). */
 export function helpText(env: Environment): string {
-  const usage = `usage: pegasus [-h] [--chdir DIR] [--host ADDR] [--port PORT] [--threads INT] [--backlog INT] [--interface {${INTERFACES.join(',')}}] [-w INT] [-b ADDR] [--config FILE] [MODULE:APP]`
-  let text = `${usage}
+  const width = helpWidth(env)
+  const usage = ['[-h]', '[--version]', '[--chdir DIR]', '[--host ADDR]', '[--port PORT]', '[--threads INT]', '[--backlog INT]', `[--interface {${INTERFACES.join(',')}}]`, '[-w INT]', '[-b ADDR]', '[--config FILE]', '[MODULE:APP]']
+  // argparse's usage: whole [groups] to a line, the next lines under the first group.
+  const lines: string[] = []
+  let line = 'usage: pegasus'
+  for (const group of usage) {
+    if (line.length + 1 + group.length > width && line.length > 'usage: pegasus'.length) {
+      lines.push(line)
+      line = ' '.repeat('usage: pegasus'.length)
+    }
+    line += ` ${group}`
+  }
+  lines.push(line)
+  let text = `${lines.join('\n')}
 
 A blazingly fast HTTP/1.1 web server.
 
 positional arguments:
-  MODULE:APP     Application to be used. Uses an echo app by default.
-`
+${item('  MODULE:APP', 'Application to be used. Uses an echo app by default.', width)}`
   let group: Group | null = null
   for (const flag of FLAGS) {
     if (flag.group !== group) {
       group = flag.group
       text += `\n${GROUP_TITLES[group]}:\n`
-      if (group === 'options') text += '  -h, --help     show this help message and exit\n'
+      if (group === 'options') text += item('  -h, --help', 'show this help message and exit', width) + item('  --version', "show Pegasus's version and exit", width)
     }
-    text += flagHelp(flag, env)
+    text += flagHelp(flag, env, width)
   }
+  text += '\nexamples:\n'
+  for (const [what, command] of EXAMPLES) text += `${wrap(`  ${what}`, width, '  ')}\n${wrap(`    ${command}`, width, '      ')}\n`
   return text
 }
 
 /** argparse's layout: the help beside a short flag, on the next line after a long one. */
-function flagHelp(flag: Flag, env: Environment): string {
+function flagHelp(flag: Flag, env: Environment, width: number): string {
   const names = flag.boolean === true && flag.name === 'access-log' ? '--no-access-log' : `${flag.short === undefined ? '' : `-${flag.short} ${flag.metavar}, `}--${flag.name}${flag.metavar === undefined ? '' : ` ${flag.metavar}`}`
   const shown = flag.shown(env)
-  const help = shown === '' ? flag.help : `${flag.help} [${shown}]`
-  const head = `  ${names}`
-  return head.length <= 15 ? `${head.padEnd(17)}${help}\n` : `${head}\n                 ${help}\n`
+  return item(`  ${names}`, shown === '' ? flag.help : `${flag.help} [${shown}]`, width)
+}
+
+/** One entry: its names, and its help wrapped from HELP_COLUMN (beside short names, else below). */
+function item(head: string, help: string, width: number): string {
+  const indent = ' '.repeat(HELP_COLUMN)
+  const wrapped = wrap(indent + help, width, indent)
+  if (head.length <= HELP_COLUMN - 2) return `${head.padEnd(HELP_COLUMN)}${wrapped.slice(HELP_COLUMN)}\n`
+  return `${head}\n${wrapped}\n`
+}
+
+/**
+ * `line` broken at spaces into lines of at most `width` columns, the next ones starting with
+ * `indent` (a word longer than a line keeps a line of its own). Its own line breaks are kept.
+ */
+export function wrap(line: string, width: number, indent: string): string {
+  const out: string[] = []
+  for (const paragraph of line.split('\n')) {
+    const lead = /^ */.exec(paragraph)?.[0] ?? ''
+    let current = lead
+    let empty = true
+    for (const word of paragraph.slice(lead.length).split(/ +/)) {
+      if (!empty && current.length + 1 + word.length > width) {
+        out.push(current)
+        current = indent + word
+      } else current += empty ? word : ` ${word}`
+      empty = false
+    }
+    out.push(current)
+  }
+  return out.join('\n')
+}
+
+/** The flag a mistyped one was probably meant to be: ` (did you mean --workers?)`, or ''. */
+export function suggestion(typed: string): string {
+  const name = typed.replace(/=.*$/, '').replace(/^-+/, '')
+  if (name === '') return ''
+  const names = ['help', 'version', 'no-access-log', ...FLAGS.map((flag) => flag.name)]
+  let best = ''
+  let bestDistance = Infinity
+  for (const candidate of names) {
+    const distance = editDistance(name, candidate)
+    if (distance < bestDistance) {
+      best = candidate
+      bestDistance = distance
+    }
+  }
+  // Close enough to be a typo, or the start of only one flag.
+  if (bestDistance <= (name.length <= 4 ? 1 : 2)) return ` (did you mean --${best}?)`
+  const starting = names.filter((candidate) => candidate.startsWith(name))
+  return starting.length === 1 ? ` (did you mean --${starting[0]}?)` : ''
+}
+
+/** Levenshtein's distance, with a swap of two neighbours counted as one edit. */
+function editDistance(a: string, b: string): number {
+  const rows: number[][] = []
+  for (let i = 0; i <= a.length; i++) {
+    rows.push([i])
+    for (let j = 1; j <= b.length; j++) {
+      if (i === 0) {
+        rows[0].push(j)
+        continue
+      }
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1
+      let d = Math.min(rows[i - 1][j] + 1, rows[i][j - 1] + 1, rows[i - 1][j - 1] + cost)
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, rows[i - 2][j - 2] + 1)
+      rows[i].push(d)
+    }
+  }
+  return rows[a.length][b.length]
+}
+
+/**
+ * docs/configuration.md's generated part: --help at 100 columns for a documented machine (the
+ * directory shown as /current/dir, `ulimit -n` 1024), then every flag's environment variable
+ * and config keys. test/docs.ts checks that the page has it; `npm run docs` writes it.
+ */
+export function configurationReference(): string {
+  const env: Environment = { argv: [], env: { COLUMNS: '100' }, cwd: '/current/dir', defaultThreads: 896, defaultApp: '' }
+  let text = '```\n' + helpText(env) + '```\n\n| flag | environment variable | config keys |\n|---|---|---|\n'
+  text += '| MODULE:APP | `PEGASUS_APP` | `app` |\n'
+  for (const flag of FLAGS) {
+    const camel = flag.name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())
+    // (A config file cannot name another, nor print; nor can the environment print.)
+    const inFile = flag.name !== 'config' && flag.name !== 'print-config'
+    const keys = !inFile ? '-' : camel === flag.name ? `\`${flag.name}\`` : `\`${flag.name}\`, \`${camel}\``
+    const names = flag.boolean === true && flag.name === 'access-log' ? '`--no-access-log`' : `\`--${flag.name}\``
+    const variable = flag.name === 'print-config' ? '-' : `\`${envName(flag.name)}\``
+    text += `| ${names} | ${variable} | ${keys} |\n`
+  }
+  return text
 }
 
 /** The flags as given: values by flag name (lists for repeatable ones), and the positional. */
-function fromArgv(argv: string[]): { values: Map<string, Raw>; help: boolean; app: string | null } {
+function fromArgv(argv: string[]): { values: Map<string, Raw>; help: boolean; version: boolean; app: string | null } {
   const values = new Map<string, Raw>()
   const rest: string[] = []
   const put = (flag: Flag, value: string): void => {
@@ -747,12 +872,12 @@ function fromArgv(argv: string[]): { values: Map<string, Raw>; help: boolean; ap
   }
   const booleans = FLAGS.filter((flag) => flag.boolean === true).map((flag) => flag.name)
   const parsed = mri(rest, {
-    boolean: ['help', ...booleans],
+    boolean: ['help', 'version', ...booleans],
     alias: { h: 'help' },
     // A default also makes mri know the flag, so `--no-access-log` passes its unknown check.
-    default: Object.fromEntries(booleans.map((name) => [name, name === 'access-log'])),
+    default: { version: false, ...Object.fromEntries(booleans.map((name) => [name, name === 'access-log'])) },
     unknown: (flag) => {
-      throw new UsageError(`unrecognized arguments: ${flag}`)
+      throw new UsageError(`unrecognized arguments: ${flag}${suggestion(flag)}`)
     },
   })
   if (parsed._.length > 1) throw new UsageError(`unrecognized arguments: ${parsed._.slice(1).join(' ')}`)
@@ -761,7 +886,7 @@ function fromArgv(argv: string[]): { values: Map<string, Raw>; help: boolean; ap
     // the environment or the file).
     if (name === 'access-log' ? parsed[name] === false : parsed[name] === true) values.set(name, parsed[name] as boolean)
   }
-  return { values, help: parsed.help === true, app: parsed._.length === 0 ? null : String(parsed._[0]) }
+  return { values, help: parsed.help === true, version: parsed.version === true, app: parsed._.length === 0 ? null : String(parsed._[0]) }
 }
 
 /** PEGASUS_WORKERS, PEGASUS_FORWARDED_ALLOW_IPS, ...; PEGASUS_APP for MODULE:APP. */
@@ -817,6 +942,7 @@ async function fromFile(path: string): Promise<Map<string, Raw>> {
 export async function parseSettings(env: Environment): Promise<Parsed> {
   const cli = fromArgv(env.argv)
   if (cli.help) return { help: helpText(env) }
+  if (cli.version) return { version: true }
   const environment = fromEnv(env.env)
   const configPath = (cli.values.get('config') ?? environment.get('config')) as string | undefined
   let file = new Map<string, Raw>()

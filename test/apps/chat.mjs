@@ -1,4 +1,4 @@
-// The README's Express + ws example: the module's `upgrade` export takes WebSocket handshakes.
+// The Express + ws example of docs/apps.md: the module's `upgrade` export takes WebSocket handshakes.
 import express from 'express'
 import { WebSocketServer } from 'ws'
 

@@ -17,9 +17,9 @@ export interface Result {
 }
 
 /** Runs the CLI to its end. */
-export function run(args: string[], cwd = root): Promise<Result> {
+export function run(args: string[], cwd = root, env: Record<string, string | undefined> = process.env): Promise<Result> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cli, ...args], { cwd })
+    const child = spawn(process.execPath, [cli, ...args], { cwd, env })
     let stdout = ''
     let stderr = ''
     child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text))
