@@ -146,11 +146,12 @@ export class Dispatcher {
     // tells the guard whether shedding would save anything (lib/loop-clock.ts: not wall time,
     // which counts the moments the machine runs other processes). About one call a millisecond
     // of the app's time is timed (every call when calls cost a millisecond or more; one in a
-    // hundred when they cost 10 µs), none of the first WARM_CALLS (their code is being compiled).
+    // hundred when they cost 10 µs), none of the first WARM_CALLS nor in the server's first
+    // seconds (their code is being compiled: see WARM_MS).
     const guard = this.guard
     let timed = false
     let started = 0
-    if (guard.saturated && this.calls > WARM_CALLS && --this.untilTimed <= 0) {
+    if (guard.saturated && guard.warm && this.calls > WARM_CALLS && --this.untilTimed <= 0) {
       timed = true
       started = loopClock()
     }

@@ -52,6 +52,13 @@ const MIN_SAMPLES = 16
 const COSTLY = 1
 /** App calls a process makes before their cost is timed (the first ones are compiled). */
 export const WARM_CALLS = 200
+/**
+ * Nor are they timed in a server's first WARM_MS: a worker booted under load (a HUP reload, a
+ * recycled worker) compiles its code, the node interface's and the app's, on the loop's own
+ * thread for its first seconds, and its cold calls looked costly: nginx's clients got 503s
+ * during a reload on a busy machine.
+ */
+const WARM_MS = 5000
 /** Calls timed (over one window or more) for a verdict on their cost. */
 const MIN_TIMED = 16
 /** A request on a connection this soon (ms) after its 503 came straight back. */
@@ -62,6 +69,9 @@ const FOLLOW_UPS = 16
 export class LoadGuard {
   /** The loop's utilization reached SATURATED over two windows in a row (see judge()). */
   saturated: boolean
+  /** Past the server's first WARM_MS: its calls may be timed (a guard never started is warm). */
+  warm: boolean
+  private warmAt: number
   private busyBefore: boolean
   private calmBefore: boolean
   /** The loop time of the app's synchronous part per call, timed while saturated, reached COSTLY. */
@@ -90,6 +100,8 @@ export class LoadGuard {
 
   constructor() {
     this.saturated = false
+    this.warm = true
+    this.warmAt = 0
     this.busyBefore = false
     this.calmBefore = false
     this.costly = false
@@ -118,6 +130,8 @@ export class LoadGuard {
     if (this.timer !== null) return
     // The clock's file is opened now, while descriptors are plentiful (not in a flood of them).
     loopClock()
+    this.warm = false
+    this.warmAt = Date.now() + WARM_MS
     this.windowElu = performance.eventLoopUtilization()
     this.timer = setInterval(() => this.judge(), WINDOW)
     this.timer.unref()
@@ -199,6 +213,7 @@ export class LoadGuard {
   }
 
   private judge(): void {
+    if (!this.warm && Date.now() >= this.warmAt) this.warm = true
     const elu = performance.eventLoopUtilization()
     const utilization = performance.eventLoopUtilization(elu, this.windowElu).utilization
     this.windowElu = elu

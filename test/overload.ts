@@ -220,9 +220,12 @@ t.test('LoadGuard: admits everything until the loop is saturated and its calls c
   t.equal(guard.budget, 200, 'five times the quickest call')
   guard.observe(1)
   t.equal(guard.budget, 10, 'never under 10 ms')
+  t.ok(guard.warm, 'a guard never started: its calls may be timed')
   guard.start()
   guard.start()
   t.teardown(() => guard.stop())
+  t.notOk(guard.warm, "a server's first seconds: its calls are not timed (compiling code looks costly)")
+  ;(guard as unknown as { warmAt: number }).warmAt = 0
   // Saturate the loop with calls of 5 ms of synchronous work, yielding for the guard's timer.
   const saturated = await (async () => {
     const deadline = Date.now() + 30_000
@@ -235,6 +238,7 @@ t.test('LoadGuard: admits everything until the loop is saturated and its calls c
     return false
   })()
   t.ok(saturated, 'two busy windows in a row: saturated; 10 ms a call: costly')
+  t.ok(guard.warm, 'past its first seconds')
   guard.waited()
   busy(30)
   t.ok(guard.waited() >= 30, 'a request read later in the same turn has waited that long')
