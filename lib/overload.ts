@@ -48,8 +48,11 @@ const MIN_BUDGET = 10
 const LATENCY_PERIOD = 5000
 /** App calls observed before the budget is believed (until then nothing is shed). */
 const MIN_SAMPLES = 16
-/** The loop time of the app's synchronous part per call (ms) from which shedding pays. */
-const COSTLY = 1
+/**
+ * The loop time of the app's synchronous part per call (ms) from which shedding pays. (1 ms
+ * shed probes of a slow-read attack whose calls write 1 MiB each, on a busy machine.)
+ */
+const COSTLY = 1.5
 /** App calls a process makes before their cost is timed (the first ones are compiled). */
 export const WARM_CALLS = 200
 /**

@@ -278,7 +278,7 @@ t.test('LoadGuard: calls that cost the loop little are never shed (a 503 would s
   t.ok(guard.waited() >= 30)
   t.ok(guard.admit(), 'a 30 ms wait is served')
   saturate(guard, 2, 40, 0.5)
-  t.notOk(guard.costly, '0.5 ms a call: under the 1 ms bar')
+  t.notOk(guard.costly, '0.5 ms a call: under the 1.5 ms bar')
   saturate(guard, 2, 40, 2)
   t.ok(guard.costly, '2 ms a call')
   guard.waited()
