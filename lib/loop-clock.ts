@@ -27,12 +27,15 @@ export function loopClock(): number {
     return (usage.user + usage.system) / 1000
   }
   const clock = schedstatClock()
-  if (clock !== null) return clock
-  /* c8 ignore start: not Linux (no /proc/thread-self/schedstat) */
+  return clock !== null ? clock : processClock()
+}
+
+/* c8 ignore start: not Linux (no /proc/thread-self/schedstat) */
+function processClock(): number {
   const usage = process.cpuUsage()
   return (usage.user + usage.system) / 1000
-  /* c8 ignore stop */
 }
+/* c8 ignore stop */
 
 /** Wall time less this thread's run-queue wait (ms), or null where Linux does not keep it. */
 export function schedstatClock(): number | null {

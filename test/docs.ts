@@ -2,7 +2,8 @@
 // the flag table makes (a flag added, renamed or reworded without `npm run docs` fails here),
 // every relative link and anchor resolves, and the README stays a first contact.
 import t from 'tap'
-import { readFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { configurationReference } from '../lib/cli/settings.js'
@@ -30,6 +31,22 @@ t.test('every relative link and anchor of README.md, docs/ and benchmarks/README
   const check = spawnSync(process.execPath, [join(root, 'scripts', 'check-doc-links.mjs')], { encoding: 'utf8' })
   t.equal(check.status, 0, check.stdout + check.stderr)
   t.match(check.stdout, /0 broken/)
+})
+
+t.test('the link checker finds a missing file, an anchor into a file that is not Markdown, a missing heading', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pegasus-links-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  mkdirSync(join(dir, 'docs'))
+  mkdirSync(join(dir, 'benchmarks'))
+  writeFileSync(join(dir, 'README.md'), '# Top\n\n[ok](docs/a.md#a-page) [gone](docs/nothere.md) [dir](docs#x) [anchor](docs/a.md#nothing) [web](https://example.com)\n')
+  writeFileSync(join(dir, 'docs', 'a.md'), '# A page\n\n[back](../README.md#top)\n')
+  writeFileSync(join(dir, 'benchmarks', 'README.md'), '# Benchmarks\n')
+  const check = spawnSync(process.execPath, [join(root, 'scripts', 'check-doc-links.mjs'), dir], { encoding: 'utf8' })
+  t.equal(check.status, 1)
+  t.match(check.stdout, /README\.md: \(docs\/nothere\.md\): no such file docs\/nothere\.md/)
+  t.match(check.stdout, /README\.md: \(docs#x\): an anchor into a file that is not Markdown/)
+  t.match(check.stdout, /README\.md: \(docs\/a\.md#nothing\): no heading #nothing in docs\/a\.md/)
+  t.match(check.stdout, /5 relative links in 3 files, 3 broken/)
 })
 
 t.test('the README is a first contact: at most 300 lines, with the two set-up commands', async (t) => {
