@@ -6,6 +6,7 @@ import type { TLSSocket } from 'node:tls'
 import type { Request as EngineRequest } from '../request.js'
 import type { Response as EngineResponse } from '../response.js'
 import { RealResponse, recordedOf } from './light-response.js'
+import { answerRecordSymbols, answerTheRest } from './stand-in.js'
 
 /** What a fetch handler gets besides the request: the client's address (Bun's and Deno's shapes). */
 export interface FetchInfo {
@@ -162,46 +163,14 @@ class FetchRequest {
 // The members of undici's Request that FetchRequest does not define (cache, mode, credentials,
 // redirect, referrer, integrity, keepalive...) are read from a real, bodiless Request with the
 // same method, URL and headers, made the first time one of them is read.
-for (const name of Object.getOwnPropertyNames(Request.prototype)) {
-  if (name === 'constructor' || Object.hasOwn(FetchRequest.prototype, name)) continue
-  const descriptor = Object.getOwnPropertyDescriptor(Request.prototype, name) as PropertyDescriptor
-  if (descriptor.get !== undefined) {
-    Object.defineProperty(FetchRequest.prototype, name, {
-      configurable: true,
-      enumerable: descriptor.enumerable,
-      get(this: FetchRequest) {
-        return Reflect.get(Request.prototype, name, shapeOf(this))
-      },
-    })
-    // Defensive: every method of Request.prototype is defined above today; one a later undici
-    // adds is answered the same way.
-    /* c8 ignore next 9 */
-  } else if (typeof descriptor.value === 'function') {
-    Object.defineProperty(FetchRequest.prototype, name, {
-      configurable: true,
-      writable: true,
-      value(this: FetchRequest, ...args: unknown[]) {
-        return (descriptor.value as (...args: unknown[]) => unknown).apply(shapeOf(this), args)
-      },
-    })
-  }
-}
-Object.setPrototypeOf(FetchRequest.prototype, Request.prototype)
+answerTheRest(FetchRequest, Request, shapeOf)
 
 // `new Request(request)` and `fetch(request)` read undici's own record of the request. On
 // Node.js 20 (undici 6) that record is reached through symbols, answered here by a real Request
 // that takes over the body. From undici 7 (Node.js 22) the record is a private field that no
 // other object can have: there `new Request(request)` throws a TypeError, and
 // `new Request(request.url, request)` or `request.clone()` do the same job.
-const realSymbols = Object.getOwnPropertySymbols(new Request('http://localhost/'))
-for (const symbol of realSymbols) {
-  Object.defineProperty(FetchRequest.prototype, symbol, {
-    configurable: true,
-    get(this: FetchRequest) {
-      return (realOf(this) as unknown as Record<symbol, unknown>)[symbol]
-    },
-  })
-}
+answerRecordSymbols(FetchRequest, new Request('http://localhost/'), realOf)
 
 function stateOf(request: FetchRequest): State {
   return (request[kState] ??= { headers: null, body: null, used: false, shape: null, real: null })

@@ -15,6 +15,7 @@
 //   would refuse) makes the real one at once: its errors are undici's, thrown where they were.
 //
 // @hono/node-server replaces the global Response in the same spirit (its `overrideGlobalObjects`).
+import { answerRecordSymbols, answerTheRest } from './stand-in.js'
 
 /** undici's Response, whatever the global is now. */
 export const RealResponse: typeof Response = globalThis.Response
@@ -136,39 +137,10 @@ export function recordedOf(response: object): { status: number; fields: string[]
 
 // Every other member of undici's Response (headers, body, bodyUsed, statusText, type, url,
 // redirected, text(), json(), clone()...) is answered by the real one.
-for (const name of Object.getOwnPropertyNames(RealResponse.prototype)) {
-  if (name === 'constructor' || Object.hasOwn(LightResponse.prototype, name)) continue
-  const descriptor = Object.getOwnPropertyDescriptor(RealResponse.prototype, name) as PropertyDescriptor
-  if (descriptor.get !== undefined) {
-    Object.defineProperty(LightResponse.prototype, name, {
-      configurable: true,
-      enumerable: descriptor.enumerable,
-      get(this: LightResponse) {
-        return Reflect.get(RealResponse.prototype, name, realOf(this))
-      },
-    })
-  } else if (typeof descriptor.value === 'function') {
-    const method = descriptor.value as (...args: unknown[]) => unknown
-    Object.defineProperty(LightResponse.prototype, name, {
-      configurable: true,
-      writable: true,
-      value(this: LightResponse, ...args: unknown[]) {
-        return method.apply(realOf(this), args)
-      },
-    })
-  }
-}
-Object.setPrototypeOf(LightResponse.prototype, RealResponse.prototype)
+answerTheRest(LightResponse, RealResponse, realOf)
 // On Node.js 20 (undici 6) undici reads its own record of a Response through symbols: a
 // LightResponse answers them with its real one. (From undici 7 the record is a private field.)
-for (const symbol of Object.getOwnPropertySymbols(new RealResponse(''))) {
-  Object.defineProperty(LightResponse.prototype, symbol, {
-    configurable: true,
-    get(this: LightResponse) {
-      return (realOf(this) as unknown as Record<symbol, unknown>)[symbol]
-    },
-  })
-}
+answerRecordSymbols(LightResponse, new RealResponse(''), realOf)
 // Response.json(), .error() and .redirect(): undici's.
 Object.setPrototypeOf(LightResponse, RealResponse)
 Object.defineProperty(LightResponse, 'name', { value: 'Response' })
